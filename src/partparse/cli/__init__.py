@@ -1,0 +1,17 @@
+"""The ``partparse`` command line: a thin layer over the library, one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from partparse.cli import evaluate as _evaluate
+from partparse.cli import validate as _validate
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="partparse: part-level action parsing in video (Kinetics-TPS).")
+app.command("evaluate")(_evaluate.evaluate)
+app.command("validate")(_validate.validate)
+
+
+def main() -> None:
+    app()
