@@ -1,0 +1,52 @@
+"""Typed recipes: YAML -> dataclasses, overrides by dotted path, clear errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from partparse.config import from_dict, load_recipe, save_recipe, to_dict
+from partparse.engine.optim import OptimConfig, ScheduleConfig
+from partparse.io import InputError
+
+
+@dataclass
+class Recipe:
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    name: str = "x"
+
+
+def test_yaml_recipe_with_overrides_round_trips(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("optim:\n  lr: 8.0e-5\n  nesterov: true\n  grad_clip: 40\nschedule:\n  epochs: 58\n"
+                    "  milestones: [32, 48]\n  warmup_iters: 16\n")
+    r = load_recipe(path, Recipe, overrides=["optim.lr=0.01", "schedule.milestones=[16, 22]", "name=det"])
+    assert r.optim.lr == 0.01 and r.optim.grad_clip == 40.0 and isinstance(r.optim.grad_clip, float)
+    assert r.schedule.milestones == [16, 22] and r.schedule.epochs == 58 and r.name == "det"
+    save_recipe(r, tmp_path / "used.yaml")
+    assert load_recipe(tmp_path / "used.yaml", Recipe) == r
+
+
+def test_recipe_errors_name_file_and_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("optim:\n  lrr: 0.1\n")
+    with pytest.raises(InputError, match=r"bad.yaml.optim: unknown key 'lrr' for OptimConfig"):
+        load_recipe(path, Recipe)
+    path.write_text("optim:\n  nesterov: 3\n")
+    with pytest.raises(InputError, match=r"bad.yaml.optim.nesterov: expected true/false, got 3"):
+        load_recipe(path, Recipe)
+    path.write_text("optim: [1, 2\n")
+    with pytest.raises(InputError, match=r"bad.yaml: malformed YAML"):
+        load_recipe(path, Recipe)
+    with pytest.raises(InputError, match=r"missing.yaml: recipe not found"):
+        load_recipe(tmp_path / "missing.yaml", Recipe)
+    path.write_text("optim:\n  lr: 0.1\n")
+    with pytest.raises(InputError, match=r"expected dotted.key=value"):
+        load_recipe(tmp_path / "bad.yaml", Recipe, overrides=["optim.lr"])
+
+
+def test_to_dict_is_plain():
+    d = to_dict(Recipe())
+    assert d["schedule"]["milestones"] == [16, 22] and from_dict(Recipe, d) == Recipe()
