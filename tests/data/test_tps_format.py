@@ -123,3 +123,20 @@ def test_video_part_state_labels_and_tie_rule():
             "left_hand": {"box": [0, 0, 1, 1], "verb": "none"}}}]}}
     assert video_part_states(frames) == {"hand": "wave", "head": "none"}
     assert part_state_label("lunge", "leg", "bend") == "lunge_Leg_bend"
+
+
+def test_label_spaces_from_training_videos():
+    from partparse.data.part_labels import LabelSpace, build_label_spaces, state_of_label, video_labels
+
+    frames = {"img_00001.json": {"humans": [{"box": [0, 0, 1, 1], "parts": {
+        "left_leg": {"box": [0, 0, 1, 1], "verb": "step_on"}, "head": {"box": [0, 0, 1, 1], "verb": "none"}}}]}}
+    labels = video_labels("hopscotch", frames, ["head", "leg", "hand"])
+    assert labels == {"action": "hopscotch", "head": "hopscotch_Head_none", "leg": "hopscotch_Leg_step_on",
+                      "hand": "hopscotch_Hand_none"}
+    assert state_of_label("hurling_(sport)_Leg_step_on") == "step_on"
+    spaces = build_label_spaces({"v1": labels, "v2": {**labels, "action": "lunge", "leg": "lunge_Leg_bend"}},
+                                ["head", "leg", "hand"])
+    assert spaces["action"].names == ("hopscotch", "lunge")
+    assert spaces["leg"].index("lunge_Leg_bend") == 1 and spaces["leg"].get("x") == -1
+    with pytest.raises(KeyError, match="not in the training label space"):
+        LabelSpace(["a"]).index("b")

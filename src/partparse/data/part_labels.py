@@ -43,3 +43,57 @@ def video_part_states(frames: Mapping[str, Mapping]) -> dict[str, str]:
 def part_state_label(action: str, coarse: str, state: str) -> str:
     """The report's video-level class name, e.g. ``('lunge', 'leg', 'bend') -> 'lunge_Leg_bend'``."""
     return f"{action}_{coarse.capitalize()}_{state}"
+
+
+class LabelSpace:
+    """Class names of one classifier (the action, or one coarse part's ``<action>_<Part>_<state>``).
+
+    Built from the training split only, sorted, so a label index means the same thing in every run.
+    """
+
+    def __init__(self, names: Iterable[str]):
+        self.names: tuple[str, ...] = tuple(sorted(set(names)))
+        self._index = {n: i for i, n in enumerate(self.names)}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise KeyError(f"label {name!r} is not in the training label space ({len(self.names)} classes)") from None
+
+    def get(self, name: str, default: int = -1) -> int:
+        return self._index.get(name, default)
+
+    def to_list(self) -> list[str]:
+        return list(self.names)
+
+
+def state_of_label(label: str) -> str:
+    """The state of a ``<action>_<Part>_<state>`` label (states may contain ``_``; parts never do)."""
+    for coarse in ("Head", "Hand", "Arm", "Hip", "Leg", "Foot"):
+        marker = f"_{coarse}_"
+        if marker in label:
+            return label.split(marker, 1)[1]
+    raise ValueError(f"not a part-state label (<action>_<Part>_<state>): {label!r}")
+
+
+def video_labels(action: str, frames: Mapping[str, Mapping], coarse_parts: Iterable[str]) -> dict[str, str]:
+    """``{"action": action, coarse: "<action>_<Part>_<state>"}`` for one GT video.
+
+    A coarse part never annotated in the video gets ``<action>_<Part>_none``: the part is not visible,
+    so "no movement" is the least wrong target (documented choice; such videos are rare in Kinetics-TPS).
+    """
+    states = video_part_states(frames)
+    out = {"action": action}
+    for c in coarse_parts:
+        out[c] = part_state_label(action, c, states.get(c) or "none")
+    return out
+
+
+def build_label_spaces(videos: Mapping[str, Mapping[str, str]], coarse_parts: Iterable[str]) -> dict[str, LabelSpace]:
+    """Label spaces of the action and of each coarse part from the training videos' :func:`video_labels`."""
+    heads = ["action", *coarse_parts]
+    return {h: LabelSpace(v[h] for v in videos.values()) for h in heads}
