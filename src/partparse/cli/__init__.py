@@ -5,12 +5,14 @@ from __future__ import annotations
 import typer
 
 from partparse.cli import evaluate as _evaluate
+from partparse.cli import fuse as _fuse
 from partparse.cli import validate as _validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="partparse: part-level action parsing in video (Kinetics-TPS).")
 app.command("evaluate")(_evaluate.evaluate)
 app.command("validate")(_validate.validate)
+app.command("fuse")(_fuse.fuse)
 
 
 def main() -> None:

@@ -66,3 +66,69 @@ def fuse_heads(per_model: Sequence[Mapping[str, np.ndarray]], weights: Mapping[s
         w = weights.get(h, default if default is not None else [1.0] * len(per_model))
         out[h] = fuse_scores([m[h] for m in per_model], w)
     return out
+
+
+# ------------------------------------------------------------------------------ validation score files
+def save_scores(path, video_ids: Sequence[str], scores: Mapping[str, np.ndarray],
+                labels: Mapping[str, np.ndarray] | None = None) -> None:
+    """Write one model's per-head class scores (``(N, C)`` each, rows = ``video_ids``) to an ``.npz``.
+
+    ``labels`` (true class index per head, -1 = unknown) makes the file usable by ``partparse fuse``.
+    """
+    import io
+
+    from partparse.io import atomic_write
+
+    arrays = {f"scores/{h}": np.asarray(s, dtype=np.float32) for h, s in scores.items()}
+    arrays.update({f"labels/{h}": np.asarray(v, dtype=np.int64) for h, v in (labels or {}).items()})
+    arrays["video_ids"] = np.asarray(list(video_ids))
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write(path, lambda fh: fh.write(buf.getvalue()), mode="wb")
+
+
+def load_scores(path) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``(video_ids, scores, labels)`` of a file written by :func:`save_scores`."""
+    from pathlib import Path
+
+    from partparse.io import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: score file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ids = [str(v) for v in data["video_ids"]]
+            scores = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("scores/")}
+            labels = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("labels/")}
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"{path}: not a partparse score file ({err})") from None
+    return ids, scores, labels
+
+
+def search_head_weights(files: Sequence, grid: Sequence[float] = tuple(range(11))) -> dict[str, dict]:
+    """Per head, the fusion weights of several models' validation score files and their accuracies.
+
+    Returns ``{head: {"weights": [...], "fused": acc, "single": [acc per model]}}``. The files must cover
+    the same videos (any order) and carry labels.
+    """
+    from partparse.io import InputError
+
+    loaded = [load_scores(f) for f in files]
+    ids0 = loaded[0][0]
+    out: dict[str, dict] = {}
+    for head in loaded[0][1]:
+        mats = []
+        for f, (ids, scores, labels) in zip(files, loaded):
+            if head not in scores or head not in labels:
+                raise InputError(f"{f}: no scores or labels for head {head!r}")
+            if sorted(ids) != sorted(ids0):
+                raise InputError(f"{f}: covers other videos than {files[0]}")
+            order = np.argsort(ids)[np.argsort(np.argsort(ids0))]
+            mats.append((scores[head][order], labels[head][order]))
+        y = mats[0][1]
+        keep = y >= 0
+        s = [m[0][keep] for m in mats]
+        weights, acc = search_fusion_weights(s, y[keep], grid)
+        out[head] = {"weights": weights, "fused": acc, "single": [top1_accuracy(m, y[keep]) for m in s]}
+    return out
