@@ -30,10 +30,12 @@ def test_class_prior_counts_frames_per_action():
 def test_apply_states_to_every_frame_and_proposal():
     frames = {"img_00001.json": {"humans": [{"box": [0, 0, 9, 9], "score": 0.9, "parts": {
         "left_hand": {"box": [[0, 0, 1, 1], [0, 0, 2, 2]], "verb": ["x", "y"]}, "hip": {"box": [[1, 1, 2, 2]]}}}]}}
-    out = apply_video_states(frames, {"hand": "wave"})
+    out = apply_video_states(frames, {"hand": "wave"}, default=None)
     human = out["img_00001.json"]["humans"][0]
     assert human["parts"] == {"left_hand": {"box": [[0, 0, 1, 1], [0, 0, 2, 2]], "verb": ["wave", "wave"]}}
     assert human["score"] == 0.9
+    with_default = apply_video_states(frames, {"hand": "wave"})["img_00001.json"]["humans"][0]["parts"]
+    assert with_default["hip"] == {"box": [[1, 1, 2, 2]], "verb": ["none"]}
 
 
 def test_oracle_states_beat_or_match_the_class_prior():

@@ -6,6 +6,7 @@ import typer
 
 from partparse.cli import evaluate as _evaluate
 from partparse.cli import fuse as _fuse
+from partparse.cli import synth as _synth
 from partparse.cli import validate as _validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -13,6 +14,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.command("evaluate")(_evaluate.evaluate)
 app.command("validate")(_validate.validate)
 app.command("fuse")(_fuse.fuse)
+app.command("synth")(_synth.synth)
 
 
 def main() -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Mapping
 
-from partparse.data.part_labels import majority_state
-from partparse.data.vocabulary import coarse_part
+from partparse.data.part_labels import majority_state, video_part_states
+from partparse.data.vocabulary import NO_STATE, coarse_part
 
 
 class ClassPriorPartStates:
@@ -40,13 +40,15 @@ class ClassPriorPartStates:
         return {a: dict(s) for a, s in self.table.items()}
 
 
-def apply_video_states(part_boxes: Mapping[str, Mapping], states: Mapping[str, str]) -> dict:
+def apply_video_states(part_boxes: Mapping[str, Mapping], states: Mapping[str, str],
+                       default: str | None = NO_STATE) -> dict:
     """Give each part the state of its coarse part, in every frame and for every person.
 
     Args:
         part_boxes: ``{frame_key: {"humans": [{"box": [...], "parts": {part: {"box": [[...], ...]}}}]}}``
             (a submission video whose parts have boxes; existing ``verb`` lists are replaced).
-        states: ``{coarse_part: state}``; parts whose coarse part has no state are left out.
+        states: ``{coarse_part: state}``.
+        default: state of parts whose coarse part has none in ``states`` (``None``: leave them out).
     Returns:
         The frames in submission layout with one state per proposal.
     """
@@ -56,7 +58,7 @@ def apply_video_states(part_boxes: Mapping[str, Mapping], states: Mapping[str, s
         for h in frame["humans"]:
             parts = {}
             for name, part in h["parts"].items():
-                state = states.get(coarse_part(name))
+                state = states.get(coarse_part(name), default)
                 if state is not None:
                     parts[name] = {"box": [list(b) for b in part["box"]], "verb": [state] * len(part["box"])}
             humans.append({**{k: v for k, v in h.items() if k != "parts"}, "parts": parts})
@@ -79,3 +81,15 @@ def oracle_box_submission(gt_vid: Mapping[str, str], gt_part: Mapping[str, Mappi
     pred_part = {vid: apply_video_states(gt_boxes_as_submission(gt_part[vid]), states.get(vid, {}))
                  for vid in gt_vid}
     return {vid: actions[vid] for vid in gt_vid}, pred_part
+
+
+def class_prior_submission(gt_vid: Mapping[str, str], gt_part: Mapping[str, Mapping],
+                           prior: ClassPriorPartStates) -> tuple[dict, dict]:
+    """The class-prior baseline with GT boxes and GT actions (isolates the part-state term)."""
+    return oracle_box_submission(gt_vid, gt_part, gt_vid, {v: prior.predict(a) for v, a in gt_vid.items()})
+
+
+def video_oracle_submission(gt_vid: Mapping[str, str], gt_part: Mapping[str, Mapping]) -> tuple[dict, dict]:
+    """The upper bound of the video-level transform: each video's true majority state per coarse part,
+    GT boxes and GT actions."""
+    return oracle_box_submission(gt_vid, gt_part, gt_vid, {v: video_part_states(gt_part[v]) for v in gt_vid})

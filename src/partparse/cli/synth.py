@@ -1,0 +1,71 @@
+"""``partparse synth``: generate a SynTPS synthetic dataset, or preview one of its videos.
+
+    partparse synth --out DIR --videos N --seed S [--actions K --fps 15 --size 320x240 --frames 64 --val-fraction 0.2 --workers 2]
+    partparse synth --preview DIR/VIDEO_ID_OR_PATH [--out sheet.png]
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from partparse.data.synthetic.generator import SynthConfig, generate_dataset
+from partparse.data.synthetic.preview import contact_sheet, resolve_preview_target
+from partparse.io import InputError
+
+_SIZE = re.compile(r"^(\d+)x(\d+)$")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``'320x240'`` -> ``(320, 240)``; anything else raises ValueError."""
+    m = _SIZE.match(text.strip().lower())
+    if m is None:
+        raise ValueError(f"--size must look like WIDTHxHEIGHT (e.g. 320x240), got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def synth(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Dataset folder to create (with --preview: the PNG to write).")] = None,
+    videos: Annotated[int, typer.Option(help="Number of videos.")] = 40,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical annotations.")] = 0,
+    actions: Annotated[int, typer.Option(help="Number of action classes (first K of the built-in 10).")] = 10,
+    fps: Annotated[int, typer.Option(help="Frames per second of the videos.")] = 15,
+    size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")] = "320x240",
+    frames: Annotated[int, typer.Option(help="Frames per video (every 5th is annotated).")] = 64,
+    val_fraction: Annotated[float, typer.Option(help="Share of videos in the val split.")] = 0.2,
+    workers: Annotated[int, typer.Option(help="Processes rendering videos in parallel.")] = 1,
+    force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder.")] = False,
+    preview: Annotated[Optional[str], typer.Option(help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
+) -> None:
+    """Generate a synthetic dataset in the Kinetics-TPS layout (SynTPS), or preview one of its videos."""
+    console = Console(stderr=True)
+    try:
+        if preview is not None:
+            root, video_id = resolve_preview_target(preview)
+            png = contact_sheet(root, video_id, out if out is not None else Path(f"{video_id}_preview.png"))
+            console.print(f"wrote {png}")
+            return
+        if out is None:
+            raise ValueError("--out DIR is required (or --preview DIR/VIDEO_ID)")
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()) and not force:
+            raise InputError(f"{out}: folder is not empty (use --force to write into it)")
+        width, height = parse_size(size)
+        cfg = SynthConfig(videos=videos, seed=seed, actions=actions, fps=fps, width=width, height=height,
+                          frames=frames, val_fraction=val_fraction)
+        with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("videos", total=cfg.videos)
+            summary = generate_dataset(cfg, out, workers=workers,
+                                       progress=lambda done, total: bar.update(task, completed=done))
+        console.print(f"wrote {summary.root}: {summary.videos['train']} train + {summary.videos['val']} val videos, "
+                      f"{summary.annotated_frames} annotated frames, {summary.persons} persons, {summary.parts} parts")
+    except (InputError, ValueError) as err:
+        console.print(f"error: {err}", markup=False, highlight=False)
+        raise typer.Exit(2) from None

@@ -1,0 +1,123 @@
+"""COCO exports of a SynTPS (or any Kinetics-TPS-layout) split, for detector and pose training.
+
+Images of annotated frames are **decoded from the written MP4 with PyAV**, so training sees the same
+H.264 artefacts as the videos (not the clean renderer output). Three exports:
+
+* :func:`export_person_detection` -- frames as JPEG + ``persons_{split}.json`` (one category, person);
+* :func:`export_part_detection` -- person crops (box enlarged by ``margin`` of its size on each side,
+  clipped to the frame) as JPEG + ``parts_{split}.json`` with the 10 parts as categories, boxes in crop
+  pixels;
+* :func:`export_pose` -- frames + ``person_keypoints_{split}.json`` (COCO person_keypoints style, from
+  ``keypoints_{split}.json``).
+
+Boxes convert from inclusive corners to COCO ``[x, y, w, h]`` with ``w = x2 - x1 + 1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image
+
+from partparse.data.synthetic.keypoints_coco import PERSON_CATEGORY, xywh
+from partparse.data.synthetic.layout import SynthLayout, frame_image_name
+from partparse.data.synthetic.video_io import read_frames
+from partparse.data.tps_format import load_ground_truth
+from partparse.data.vocabulary import BODY_PARTS
+from partparse.io import InputError, atomic_write, read_json, write_json
+from partparse.structures import VideoAnnotation, frame_index
+
+PART_CATEGORIES = [{"id": i + 1, "name": name, "supercategory": "body_part"} for i, name in enumerate(BODY_PARTS)]
+
+
+def _save_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
+    atomic_write(path, lambda fh: Image.fromarray(rgb).save(fh, format="JPEG", quality=quality), mode="wb")
+
+
+def annotated_frames(root: str | Path, split: str) -> Iterator[tuple[VideoAnnotation, int, np.ndarray]]:
+    """``(video, frame position in video.frames, RGB image)`` for every annotated frame of a split,
+    decoding each MP4 once."""
+    layout = SynthLayout(root)
+    for video in load_ground_truth(layout.gt_dir(split)).values():
+        indices = [frame_index(f.key) for f in video.frames]
+        path = layout.video(split, video.action, video.video_id)
+        decoded = read_frames(path, indices)
+        for pos, k in enumerate(indices):
+            if k not in decoded:
+                raise InputError(f"{path}: has no frame {k} (annotated as {video.frames[pos].key})")
+            yield video, pos, decoded[k]
+
+
+def export_person_detection(root: str | Path, split: str, out_dir: str | Path, quality: int = 92) -> Path:
+    """Write ``out_dir/images/*.jpg`` and ``out_dir/persons_{split}.json``; returns the JSON path."""
+    out_dir = Path(out_dir)
+    images, annotations = [], []
+    for video, pos, rgb in annotated_frames(root, split):
+        frame = video.frames[pos]
+        name = frame_image_name(video.video_id, frame.index)
+        _save_jpeg(out_dir / "images" / name, rgb, quality)
+        image_id = len(images) + 1
+        images.append({"id": image_id, "file_name": name, "width": rgb.shape[1], "height": rgb.shape[0],
+                       "video_id": video.video_id, "frame_index": frame.index})
+        for person in frame.persons:
+            box = xywh(person.box)
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 1, "bbox": box,
+                                "area": box[2] * box[3], "iscrowd": 0})
+    category = {k: PERSON_CATEGORY[k] for k in ("id", "name", "supercategory")}
+    return write_json(out_dir / f"persons_{split}.json",
+                      {"images": images, "annotations": annotations, "categories": [category]})
+
+
+def crop_box(box, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """Person box enlarged by ``margin`` times its width/height on each side, clipped, inclusive ints."""
+    x1, y1, x2, y2 = box
+    mx, my = margin * (x2 - x1 + 1), margin * (y2 - y1 + 1)
+    return (max(int(np.floor(x1 - mx)), 0), max(int(np.floor(y1 - my)), 0),
+            min(int(np.ceil(x2 + mx)), width - 1), min(int(np.ceil(y2 + my)), height - 1))
+
+
+def export_part_detection(root: str | Path, split: str, out_dir: str | Path, margin: float = 0.15,
+                          quality: int = 92) -> Path:
+    """Write ``out_dir/crops/*.jpg`` (one per GT person) and ``out_dir/parts_{split}.json``."""
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    out_dir = Path(out_dir)
+    part_id = {c["name"]: c["id"] for c in PART_CATEGORIES}
+    images, annotations = [], []
+    for video, pos, rgb in annotated_frames(root, split):
+        frame = video.frames[pos]
+        h, w = rgb.shape[:2]
+        for j, person in enumerate(frame.persons):
+            cx1, cy1, cx2, cy2 = crop_box(person.box, margin, w, h)
+            name = frame_image_name(video.video_id, frame.index).replace(".jpg", f"_p{j}.jpg")
+            _save_jpeg(out_dir / "crops" / name, rgb[cy1:cy2 + 1, cx1:cx2 + 1], quality)
+            image_id = len(images) + 1
+            images.append({"id": image_id, "file_name": name, "width": cx2 - cx1 + 1, "height": cy2 - cy1 + 1,
+                           "video_id": video.video_id, "frame_index": frame.index, "person": j,
+                           "crop_box": [cx1, cy1, cx2, cy2]})
+            for part_name, part in person.parts.items():
+                x1, y1, x2, y2 = part.box
+                box = [int(x1) - cx1, int(y1) - cy1, int(x2 - x1) + 1, int(y2 - y1) + 1]
+                annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                    "category_id": part_id[part_name], "bbox": box, "area": box[2] * box[3],
+                                    "iscrowd": 0, "state": part.state})
+    return write_json(out_dir / f"parts_{split}.json",
+                      {"images": images, "annotations": annotations, "categories": PART_CATEGORIES})
+
+
+def export_pose(root: str | Path, split: str, out_dir: str | Path, quality: int = 92) -> Path:
+    """Write ``out_dir/images/*.jpg`` and ``out_dir/person_keypoints_{split}.json``."""
+    out_dir = Path(out_dir)
+    coco = read_json(SynthLayout(root).keypoints(split))
+    wanted = {img["file_name"] for img in coco.get("images", [])}
+    for video, pos, rgb in annotated_frames(root, split):
+        name = frame_image_name(video.video_id, video.frames[pos].index)
+        if name in wanted:
+            _save_jpeg(out_dir / "images" / name, rgb, quality)
+            wanted.discard(name)
+    if wanted:
+        raise InputError(f"{SynthLayout(root).keypoints(split)}: {len(wanted)} images have no annotated frame, "
+                         f"e.g. {sorted(wanted)[0]}")
+    return write_json(out_dir / f"person_keypoints_{split}.json", coco)
