@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from partparse.cli import demo as _demo
 from partparse.cli import evaluate as _evaluate
 from partparse.cli import fuse as _fuse
 from partparse.cli import synth as _synth
@@ -15,6 +16,7 @@ app.command("evaluate")(_evaluate.evaluate)
 app.command("validate")(_validate.validate)
 app.command("fuse")(_fuse.fuse)
 app.command("synth")(_synth.synth)
+app.command("demo")(_demo.demo)
 
 
 def main() -> None:
