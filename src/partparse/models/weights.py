@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -33,17 +34,23 @@ class LoadReport:
                 f"{len(self.unexpected)}, shape mismatches {len(self.mismatched)}")
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> dict[str, torch.Tensor]:
     """Read a local checkpoint file into a flat ``{key: tensor}`` dict (CPU).
 
-    Unwraps the usual containers (``state_dict``, ``model``, ``module``). Tensors only: loading uses
-    ``weights_only=True``, so a checkpoint cannot run code. Errors name the file.
+    Unwraps the usual containers (``state_dict``, ``model``, ``module``). By default loading uses
+    ``weights_only=True``, so a checkpoint cannot run code; files whose metadata holds other Python
+    objects (mmengine's training ``meta``, for one) then need ``trusted=True`` (CLI:
+    ``--trust-checkpoint``), which unpickles everything: only for files from a source you trust.
+    Errors name the file.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(path, map_location="cpu", weights_only=not trusted)
+    except pickle.UnpicklingError:
+        hint = "" if trusted else "; if the file comes from a source you trust, load it with trusted=True"
+        raise InputError(f"{path}: checkpoint holds Python objects beyond tensors{hint}") from None
     except Exception as err:  # torch raises many types for corrupt or foreign files
         raise InputError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})".splitlines()[0]) from None
     for key in ("state_dict", "model", "module"):
