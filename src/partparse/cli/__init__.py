@@ -8,6 +8,7 @@ from partparse.cli import demo as _demo
 from partparse.cli import evaluate as _evaluate
 from partparse.cli import fuse as _fuse
 from partparse.cli import synth as _synth
+from partparse.cli import train as _train
 from partparse.cli import validate as _validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -17,6 +18,7 @@ app.command("validate")(_validate.validate)
 app.command("fuse")(_fuse.fuse)
 app.command("synth")(_synth.synth)
 app.command("demo")(_demo.demo)
+app.command("train")(_train.train)
 
 
 def main() -> None:

@@ -1,0 +1,3 @@
+from partparse.cli import main
+
+main()

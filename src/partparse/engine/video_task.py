@@ -1,0 +1,136 @@
+"""Training and scoring of CSN video classifiers with the shared engine.
+
+Labels (the report's transform): ``action`` is the video class; each coarse part's label is
+``<action>_<Part>_<most frequent state>`` (:func:`partparse.data.part_labels.video_labels`). Label
+spaces come from the training split; a validation label never seen in training is -1 (ignored by the
+loss and counted wrong by the accuracy, since no class can predict it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from partparse.data.clip_sampling import ClipSampler
+from partparse.data.part_labels import LabelSpace, build_label_spaces, video_labels
+from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, load_annotation_tree
+from partparse.data.video_dataset import VideoClipDataset, list_videos
+from partparse.data.video_transforms import (
+    EvalClipTransformConfig, TrainClipTransformConfig, build_eval_transform, build_train_transform,
+)
+from partparse.engine.video_recipe import VideoRecipe
+from partparse.io import InputError, read_json
+from partparse.models.csn import VideoClassifier, build_csn
+from partparse.models.csn_checkpoint import load_mmaction2_csn
+from partparse.models.weights import read_checkpoint
+
+
+def split_annotations(root: Path, split: str) -> tuple[dict, dict]:
+    """``(vid_result, part_result)`` of a split: ``gt_{split}/`` if present, else the annotation tree."""
+    gt = root / f"gt_{split}"
+    if (gt / GT_VID_FILE).exists():
+        return read_json(gt / GT_VID_FILE), read_json(gt / GT_PART_FILE)
+    tree = root / f"{split}_annotations"
+    if not tree.is_dir():
+        raise InputError(f"{root}: no gt_{split}/ folder and no {split}_annotations/ tree")
+    videos = load_annotation_tree(tree)
+    from partparse.data.tps_format import ground_truth_to_json
+    return ground_truth_to_json(videos.values())
+
+
+def video_label_table(root: Path, split: str, coarse: list[str]) -> dict[str, dict[str, str]]:
+    vid, part = split_annotations(root, split)
+    return {v: video_labels(a, part.get(v, {}), coarse) for v, a in vid.items()}
+
+
+def encode_labels(names: Mapping[str, str], spaces: Mapping[str, LabelSpace]) -> dict[str, int]:
+    return {h: spaces[h].get(names[h]) for h in spaces}
+
+
+def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoClipDataset, dict[str, LabelSpace]]:
+    """Train and validation datasets (labels as ``{head: index}``) and the training label spaces."""
+    root = Path(recipe.data.root)
+    coarse = [h for h in recipe.data.heads if h != "action"]
+    train_labels = video_label_table(root, recipe.data.train_split, coarse)
+    val_labels = video_label_table(root, recipe.data.val_split, coarse)
+    spaces = {h: s for h, s in build_label_spaces(train_labels, coarse).items() if h in recipe.data.heads}
+    c = recipe.clips
+
+    def items(split: str, table: dict) -> list[tuple[Path, dict[str, int]]]:
+        out = []
+        for path, _cls in list_videos(root, split):
+            vid = path.stem
+            if vid not in table:
+                raise InputError(f"{path}: video has no annotation in split {split!r}")
+            out.append((path, encode_labels(table[vid], spaces)))
+        return out
+
+    train = VideoClipDataset(items(recipe.data.train_split, train_labels),
+                             ClipSampler(c.clip_len, c.frame_interval, 1, test_mode=False),
+                             build_train_transform(TrainClipTransformConfig(
+                                 short_side=c.short_side, crop_size=c.crop_size, mean=tuple(c.mean), std=tuple(c.std))),
+                             decode_short_side=c.short_side)
+    val = VideoClipDataset(items(recipe.data.val_split, val_labels),
+                           ClipSampler(c.clip_len, c.frame_interval, c.num_test_clips, test_mode=True),
+                           build_eval_transform(EvalClipTransformConfig(
+                               short_side=c.short_side, crop=c.test_crop, crop_size=c.test_crop_size,
+                               mean=tuple(c.mean), std=tuple(c.std))),
+                           decode_short_side=c.short_side)
+    return train, val, spaces
+
+
+def build_video_model(recipe: VideoRecipe, spaces: Mapping[str, LabelSpace]) -> VideoClassifier:
+    m = recipe.model
+    model = build_csn(m.variant, m.depth, {h: len(s) for h, s in spaces.items()}, dropout=m.dropout,
+                      frozen_bn=m.frozen_bn, frozen_stages=m.frozen_stages,
+                      gradient_checkpointing=m.gradient_checkpointing)
+    if m.pretrained:
+        state = read_checkpoint(m.pretrained, trusted=m.trust_checkpoint)
+        load_mmaction2_csn(model, state, head=None)
+    return model
+
+
+def video_step(model: nn.Module, batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+    """Cross-entropy of every head (labels -1 ignored)."""
+    logits = model(batch["inputs"].to(device, non_blocking=True))
+    losses = {}
+    for head, out in logits.items():
+        target = batch["label"][head].to(device)
+        if (target >= 0).any():
+            losses[f"loss_{head}"] = nn.functional.cross_entropy(out.float(), target, ignore_index=-1)
+        else:
+            losses[f"loss_{head}"] = out.sum() * 0.0
+    return losses
+
+
+@torch.no_grad()
+def predict_video_scores(model: nn.Module, loader: DataLoader, device: torch.device
+                         ) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Softmax scores per head averaged over every test clip and crop; ``(video ids, scores, labels)``."""
+    model.eval()
+    ids: list[str] = []
+    scores: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, list[np.ndarray]] = {}
+    for batch in loader:
+        x = batch["inputs"]                                   # (B, views, C, T, H, W)
+        b, v = x.shape[:2]
+        out = model(x.flatten(0, 1).to(device))
+        for head, logit in out.items():
+            p = logit.float().softmax(-1).view(b, v, -1).mean(1).cpu().numpy()
+            scores.setdefault(head, []).append(p)
+            labels.setdefault(head, []).append(batch["label"][head].numpy())
+        ids += [Path(p).stem for p in batch["path"]]
+    return ids, {h: np.concatenate(s) for h, s in scores.items()}, {h: np.concatenate(v) for h, v in labels.items()}
+
+
+def video_eval(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
+    """Top-1 accuracy of each head (multi-clip averaged), and their mean."""
+    _, scores, labels = predict_video_scores(model, loader, device)
+    acc = {f"top1_{h}": float((scores[h].argmax(1) == labels[h]).mean()) for h in scores}
+    acc["top1_mean"] = float(np.mean(list(acc.values())))
+    return acc
