@@ -103,3 +103,29 @@ def test_sharded_flattening_is_identical(seed, workers):
         assert many.evaluate(h, p).psc.tolist() == one.evaluate(h, p).psc.tolist()
         assert many.evaluate(h, p).score == one.evaluate(h, p).score
     assert many.flat.part_where(len(many.flat.part_name) - 1) == one.flat.part_where(len(one.flat.part_name) - 1)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_part_state_accuracy_equals_a_plain_count(seed):
+    from collections import Counter
+
+    from partparse.data.part_labels import majority_state, video_part_states
+    from partparse.data.vocabulary import coarse_part
+    from partparse.evaluation.part_state_accuracy import part_state_accuracy
+
+    gv, gp, pv, pp = _case(seed, state_acc=0.6)
+    ev = TPSEvaluator(gv, gp, pv, pp)
+    fast = part_state_accuracy(gp, ev.flat, 0.5)
+    f = ev.flat
+    matched = f.human_matched(0.5)[f.part_human]
+    counts: dict = {}
+    for k in range(len(f.part_name)):
+        if matched[k] and f.part_top_state[k] is not None:
+            counts.setdefault((f.video_ids[f.part_video[k]], coarse_part(f.part_name[k])), Counter())[f.part_top_state[k]] += 1
+    hits: dict = {}
+    for vid in gv:
+        for coarse, state in video_part_states(gp[vid]).items():
+            hits.setdefault(coarse, []).append(majority_state(counts.get((vid, coarse), Counter())) == state)
+    assert fast == {**{c: float(np.mean(h)) for c, h in hits.items()},
+                    "mean": float(np.mean([x for h in hits.values() for x in h]))}

@@ -17,8 +17,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from partparse.data.synthetic.generator import SynthConfig, generate_dataset
-from partparse.data.synthetic.preview import contact_sheet
 from partparse.data.tps_format import PRED_PART_FILE, PRED_VID_FILE
 from partparse.evaluation.part_state_accuracy import part_state_accuracy
 from partparse.evaluation.tps_metric import TPSEvaluator
@@ -35,6 +33,9 @@ def demo(
     workers: Annotated[int, typer.Option(help="Processes for data generation.")] = 2,
 ) -> None:
     """Generate synthetic data and score reference submissions with the Kinetics-TPS metric."""
+    from partparse.data.synthetic.generator import SynthConfig, generate_dataset
+    from partparse.data.synthetic.preview import contact_sheet
+
     console = Console()
     try:
         data = out / "syntps"

@@ -14,8 +14,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from partparse.data.synthetic.generator import SynthConfig, generate_dataset
-from partparse.data.synthetic.preview import contact_sheet, resolve_preview_target
 from partparse.io import InputError
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
@@ -43,6 +41,9 @@ def synth(
     preview: Annotated[Optional[str], typer.Option(help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
 ) -> None:
     """Generate a synthetic dataset in the Kinetics-TPS layout (SynTPS), or preview one of its videos."""
+    from partparse.data.synthetic.generator import SynthConfig, generate_dataset
+    from partparse.data.synthetic.preview import contact_sheet, resolve_preview_target
+
     console = Console(stderr=True)
     try:
         if preview is not None:

@@ -12,15 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from partparse.config import load_recipe, save_recipe
-from partparse.engine.distributed import cleanup, init_distributed
-from partparse.engine.trainer import Trainer
-from partparse.engine.video_recipe import VideoRecipe
-from partparse.engine.video_task import (
-    build_video_datasets, build_video_model, predict_video_scores, video_eval, video_step,
-)
 from partparse.io import InputError, write_json
-from partparse.pipeline.score_fusion import save_scores
 
 
 def _task_of(recipe: Path) -> str:
@@ -41,6 +33,16 @@ def train(
 
     Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m partparse.cli train --recipe R``.
     """
+    # torch and the models are imported here, not at module level: `partparse evaluate` stays light
+    from partparse.config import load_recipe, save_recipe
+    from partparse.engine.distributed import cleanup, init_distributed
+    from partparse.engine.trainer import Trainer
+    from partparse.engine.video_recipe import VideoRecipe
+    from partparse.engine.video_task import (
+        build_video_datasets, build_video_model, predict_video_scores, video_eval, video_step,
+    )
+    from partparse.pipeline.score_fusion import save_scores
+
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         task = _task_of(recipe)

@@ -20,7 +20,7 @@ import numpy as np
 
 from partparse.evaluation.box_iou import human_iou_matrix_pairs, part_iou_pairs
 from partparse.evaluation.human_assignment import assign_frames
-from partparse.io import InputError
+from partparse.io import InputError, gc_paused
 
 MAX_HUMANS = 10
 MAX_PROPOSALS = 5
@@ -143,9 +143,10 @@ class FlatEvaluation:
 def flatten_for_tps(gt_vid, gt_part, pred_vid, pred_part, corrected: bool = False) -> FlatEvaluation:
     """Build a :class:`FlatEvaluation`; raises :class:`InputError` where the official script would fail."""
     _check_videos(gt_vid, gt_part, pred_vid, pred_part)
-    frames = _collect_frames(gt_vid, gt_part, pred_part)
-    human_pred, human_iou, human_square = _assign_humans(frames, corrected)
-    parts = _collect_parts(frames, human_pred)
+    with gc_paused():
+        frames = _collect_frames(gt_vid, gt_part, pred_part)
+        human_pred, human_iou, human_square = _assign_humans(frames, corrected)
+        parts = _collect_parts(frames, human_pred)
     video_ids = list(gt_vid)
     return FlatEvaluation(
         video_ids=video_ids,
