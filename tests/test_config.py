@@ -50,3 +50,19 @@ def test_recipe_errors_name_file_and_key(tmp_path):
 def test_to_dict_is_plain():
     d = to_dict(Recipe())
     assert d["schedule"]["milestones"] == [16, 22] and from_dict(Recipe, d) == Recipe()
+
+
+def test_every_shipped_recipe_loads():
+    from pathlib import Path
+
+    from partparse.engine.video_recipe import VideoRecipe
+
+    recipes = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
+    assert recipes
+    for path in recipes:
+        r = load_recipe(path, VideoRecipe)
+        assert r.name == path.stem
+    report = load_recipe(Path(__file__).resolve().parents[1] / "configs/csn/ir_csn_152_tps.yaml", VideoRecipe)
+    assert (report.optim.lr, report.optim.nesterov, report.schedule.milestones, report.schedule.epochs) == (8e-5, True, [32, 48], 58)
+    assert (report.clips.clip_len, report.clips.frame_interval, report.clips.num_test_clips) == (32, 2, 7)
+    assert report.model.frozen_bn and report.schedule.warmup_iters == 16
