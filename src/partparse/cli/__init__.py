@@ -6,6 +6,7 @@ import typer
 
 from partparse.cli import demo as _demo
 from partparse.cli import evaluate as _evaluate
+from partparse.cli import export as _export
 from partparse.cli import fuse as _fuse
 from partparse.cli import synth as _synth
 from partparse.cli import train as _train
@@ -19,6 +20,7 @@ app.command("fuse")(_fuse.fuse)
 app.command("synth")(_synth.synth)
 app.command("demo")(_demo.demo)
 app.command("train")(_train.train)
+app.command("export-coco")(_export.export_coco)
 
 
 def main() -> None:

@@ -1,0 +1,46 @@
+"""``partparse export-coco``: COCO JSON (+ images) of a Kinetics-TPS-layout split for detector/pose training."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from partparse.io import InputError
+
+
+class Export(str, Enum):
+    persons = "persons"
+    parts = "parts"
+    pose = "pose"
+
+
+def export_coco(
+    root: Annotated[Path, typer.Argument(help="Dataset root (SynTPS or Kinetics-TPS layout).")],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+    split: Annotated[str, typer.Option(help="Split to export (train, val, ...).")] = "train",
+    what: Annotated[Optional[list[Export]], typer.Option(help="Which exports (default: all three).")] = None,
+    margin: Annotated[float, typer.Option(help="Person-crop margin for the part export (fraction of size).")] = 0.15,
+) -> None:
+    """Write COCO detection JSON for persons, for parts on person crops, and COCO keypoints for pose."""
+    from partparse.data.synthetic.export_coco import export_part_detection, export_person_detection, export_pose
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    todo = what or list(Export)
+    try:
+        for w in todo:
+            with console.status(f"exporting {w.value} of {split} ..."):
+                if w is Export.persons:
+                    path = export_person_detection(root, split, out)
+                elif w is Export.parts:
+                    path = export_part_detection(root, split, out, margin=margin)
+                else:
+                    path = export_pose(root, split, out)
+            console.print(f"wrote {escape(str(path))}")
+    except InputError as err:
+        console.print(f"[red]error:[/red] {escape(str(err))}")
+        raise typer.Exit(2)
