@@ -90,8 +90,8 @@ def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
     return data
 
 
-def load_recipe(path: str | Path, cls: type[T], overrides: Iterable[str] = ()) -> T:
-    """Read a YAML recipe into dataclass ``cls``; errors name the file and the key."""
+def read_recipe_dict(path: str | Path) -> dict:
+    """The raw mapping of a YAML recipe; a missing file, bad YAML or a non-mapping raise InputError."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: recipe not found")
@@ -101,7 +101,12 @@ def load_recipe(path: str | Path, cls: type[T], overrides: Iterable[str] = ()) -
         raise InputError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: a recipe is a mapping of sections, got {type(data).__name__}")
-    return from_dict(cls, apply_overrides(data, overrides), where=str(path))
+    return data
+
+
+def load_recipe(path: str | Path, cls: type[T], overrides: Iterable[str] = ()) -> T:
+    """Read a YAML recipe into dataclass ``cls``; errors name the file and the key."""
+    return from_dict(cls, apply_overrides(read_recipe_dict(path), overrides), where=str(path))
 
 
 def _plain(value: Any) -> Any:

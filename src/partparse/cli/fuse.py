@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from partparse.config import read_recipe_dict
 from partparse.io import InputError, atomic_write
 from partparse.pipeline.score_fusion import search_head_weights
 
@@ -47,12 +48,7 @@ def fuse(
 
 
 def _write_fusion(recipe: Path, files: list[str], found: dict) -> None:
-    if not recipe.is_file():
-        raise InputError(f"{recipe}: recipe not found")
-    try:
-        data = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise InputError(f"{recipe}: malformed YAML: {str(err).splitlines()[0]}") from None
+    data = read_recipe_dict(recipe)
     data["fusion"] = {"score_files": files, "weights": {h: r["weights"] for h, r in found.items()}}
     text = yaml.safe_dump(data, sort_keys=False)
     atomic_write(recipe, lambda fh: fh.write(text))

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -16,11 +15,9 @@ from partparse.io import InputError, write_json
 
 
 def _task_of(recipe: Path) -> str:
-    try:
-        data = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise InputError(f"{recipe}: cannot read recipe ({str(err).splitlines()[0]})") from None
-    return data.get("task", "video") if isinstance(data, dict) else "video"
+    from partparse.config import read_recipe_dict
+
+    return str(read_recipe_dict(recipe).get("task", "video"))
 
 
 def train(
