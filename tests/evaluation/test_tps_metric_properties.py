@@ -93,18 +93,6 @@ def test_shrinking_a_part_box_loses_exactly_that_hit(seed, pick):
     assert psc_a[before.video_ids.index(vid)] < 1.0
 
 
-@settings(max_examples=5, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), workers=st.integers(2, 3))
-def test_sharded_flattening_is_identical(seed, workers):
-    gv, gp, pv, pp = _case(seed, n_videos=9)
-    one = TPSEvaluator(gv, gp, pv, pp, workers=1)
-    many = TPSEvaluator(gv, gp, pv, pp, workers=workers)
-    for h, p in [(0.5, 0.3), (0.001, 0.9)]:
-        assert many.evaluate(h, p).psc.tolist() == one.evaluate(h, p).psc.tolist()
-        assert many.evaluate(h, p).score == one.evaluate(h, p).score
-    assert many.flat.part_where(len(many.flat.part_name) - 1) == one.flat.part_where(len(one.flat.part_name) - 1)
-
-
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1))
 def test_part_state_accuracy_equals_a_plain_count(seed):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from enum import Enum
 from pathlib import Path
@@ -51,6 +52,7 @@ def evaluate(
     try:
         gt_vid, gt_part = _load(gt, GT_VID_FILE, GT_PART_FILE)
         pred_vid, pred_part = _load(pred, PRED_VID_FILE, PRED_PART_FILE)
+        gc.freeze()  # millions of parsed objects: keep later collections from walking them again
         ev = TPSEvaluator(gt_vid, gt_part, pred_vid, pred_part, matching=matching.value)
         result = ev.evaluate(human_iou, part_iou)
         parts = part_state_accuracy(gt_part, ev.flat, human_iou)

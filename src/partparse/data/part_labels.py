@@ -27,11 +27,13 @@ def majority_state(states: Iterable[str] | Counter) -> str | None:
 
 def coarse_state_counts(frames: Mapping[str, Mapping]) -> dict[str, Counter]:
     """Per coarse part, the count of each GT state over a video's frames (``gt_part_result[video]``)."""
-    counts: dict[str, Counter] = {}
+    pairs = Counter()  # (part name, state) -> count, counted in C; then folded into coarse parts
     for frame in frames.values():
         for human in frame.get("humans", []):
-            for name, part in human.get("parts", {}).items():
-                counts.setdefault(coarse_part(name), Counter())[part["verb"]] += 1
+            pairs.update([(name, part["verb"]) for name, part in human.get("parts", {}).items()])
+    counts: dict[str, Counter] = {}
+    for (name, state), n in pairs.items():
+        counts.setdefault(coarse_part(name), Counter())[state] += n
     return counts
 
 

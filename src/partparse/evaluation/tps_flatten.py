@@ -58,7 +58,7 @@ class FlatEvaluation:
     frame_video: np.ndarray           # (F,) video of each evaluated frame
     frame_parts: np.ndarray           # (F,) GT parts in the frame (> 0)
     human_frame: np.ndarray           # (H,) evaluated frame of each GT human
-    human_pred: np.ndarray            # (H,) assigned prediction (index within its shard) or -1
+    human_pred: np.ndarray            # (H,) assigned prediction (index into the flattened predictions) or -1
     human_iou: np.ndarray             # (H,) float32 IoU of the assigned pair
     human_square: np.ndarray          # (H,) the frame's IoU matrix needed no padding (float32 compare)
     part_human: np.ndarray            # (P,) GT human of each scored part (assigned humans only)
@@ -69,30 +69,9 @@ class FlatEvaluation:
     prop_iou: np.ndarray              # (Q,) float64 IoU with the GT part (-1 if disjoint)
     prop_state_ok: np.ndarray         # (Q,) proposal state equals GT state
     part_top_state: list              # (P,) state of the first proposal, or None
-    part_gt_state: list               # (P,) GT state
     part_video: np.ndarray            # (P,) video of each scored part
     part_person: np.ndarray           # (P,) index of the part's person in its GT frame
     frame_where: list[tuple[str, str]]  # (video, frame key) of each evaluated frame
-
-    @classmethod
-    def concatenate(cls, shards: list["FlatEvaluation"]) -> "FlatEvaluation":
-        """Join evaluations of consecutive video shards into one (indices shifted, order kept)."""
-        if len(shards) == 1:
-            return shards[0]
-        out: dict = {name: [] for name in cls.__dataclass_fields__}
-        n_video = n_frame = n_human = n_part = 0
-        shift = {"frame_video": lambda: n_video, "part_video": lambda: n_video,
-                 "human_frame": lambda: n_frame, "part_human": lambda: n_human, "prop_part": lambda: n_part}
-        for sh in shards:
-            for name in out:
-                value = getattr(sh, name)
-                out[name].append(value + shift[name]() if name in shift else value)
-            n_video += len(sh.video_ids)
-            n_frame += len(sh.frame_video)
-            n_human += len(sh.human_frame)
-            n_part += len(sh.part_human)
-        return cls(**{name: (sum(parts, []) if isinstance(parts[0], list) else np.concatenate(parts))
-                      for name, parts in out.items()})
 
     def part_where(self, k: int) -> tuple[str, str, int, str]:
         """(video, frame key, person index, part name) of scored part ``k``, for messages."""
@@ -251,40 +230,44 @@ def _collect_parts(fr: _Frames, human_pred: np.ndarray) -> dict:
     (A version with ``map``/``itemgetter`` passes per field measured 2x slower than this single loop.)
     """
     part_human, part_name, part_nstates, part_nboxes = [], [], [], []
-    top_state, gt_state, gt_boxes = [], [], []
+    top_state, gt_boxes = [], []
     prop_part, prop_boxes, prop_ok = [], [], []
     assigned = np.flatnonzero(human_pred >= 0)
     gt_humans, pred_humans = fr.gt_humans, fr.pred_humans
     try:
         for h, p in zip(assigned.tolist(), human_pred[assigned].tolist()):
-            pparts = pred_humans[p]["parts"]
-            for name, gpart in gt_humans[h]["parts"].items():
-                k = len(part_human)
-                part_human.append(h)
-                part_name.append(name)
-                gverb = gpart["verb"]
-                gt_state.append(gverb)
-                gt_boxes.append(gpart["box"])
-                pp = pparts.get(name)
+            gparts = gt_humans[h]["parts"]
+            if not gparts:
+                continue
+            pget = pred_humans[p]["parts"].get
+            k = len(part_human)
+            part_human += [h] * len(gparts)          # GT side in bulk, per human
+            part_name += gparts
+            gvals = list(gparts.values())
+            gt_boxes += [g["box"] for g in gvals]
+            for name, gpart in zip(gparts, gvals):
+                pp = pget(name)
                 if pp is None:
                     part_nstates.append(0)
                     part_nboxes.append(0)
                     top_state.append(None)
-                    continue
-                verbs, boxes = pp["verb"], pp["box"]
-                nv, nb = len(verbs), len(boxes)
-                part_nstates.append(nv)
-                part_nboxes.append(nb)
-                top_state.append(verbs[0] if nv else None)
-                m = nb if nb < nv else nv
-                if m == 1:
-                    prop_part.append(k)
-                    prop_boxes.append(boxes[0])
-                    prop_ok.append(verbs[0] == gverb)
-                elif m:
-                    prop_part += [k] * m
-                    prop_boxes += boxes[:m]
-                    prop_ok += [v == gverb for v in verbs[:m]]
+                else:
+                    verbs, boxes = pp["verb"], pp["box"]
+                    nv, nb = len(verbs), len(boxes)
+                    part_nstates.append(nv)
+                    part_nboxes.append(nb)
+                    top_state.append(verbs[0] if nv else None)
+                    m = nb if nb < nv else nv
+                    if m == 1:
+                        prop_part.append(k)
+                        prop_boxes.append(boxes[0])
+                        prop_ok.append(verbs[0] == gpart["verb"])
+                    elif m:
+                        gverb = gpart["verb"]
+                        prop_part += [k] * m
+                        prop_boxes += boxes[:m]
+                        prop_ok += [v == gverb for v in verbs[:m]]
+                k += 1
     except (KeyError, TypeError, AttributeError) as err:
         raise InputError(f"malformed part entry ({type(err).__name__}: {err}); run `partparse validate`") from None
     part_human_arr = np.asarray(part_human, dtype=np.int64)
@@ -297,7 +280,7 @@ def _collect_parts(fr: _Frames, human_pred: np.ndarray) -> dict:
                 part_nboxes=np.asarray(part_nboxes, dtype=np.int64),
                 prop_part=prop_part_arr, prop_iou=part_iou_pairs(gb[prop_part_arr], pb),
                 prop_state_ok=np.asarray(prop_ok, dtype=bool), part_top_state=top_state,
-                part_gt_state=gt_state, part_video=fr.frame_video[frame],
+                part_video=fr.frame_video[frame],
                 part_person=part_human_arr - fr.frame_gt[frame, 0], frame_where=fr.frame_where)
 
 

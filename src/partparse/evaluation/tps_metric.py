@@ -24,8 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from partparse.evaluation.tps_flatten import FlatEvaluation
-from partparse.evaluation.tps_shards import flatten_parallel
+from partparse.evaluation.tps_flatten import FlatEvaluation, flatten_for_tps
 
 OFFICIAL_HUMAN_IOU = 0.5
 OFFICIAL_PART_IOU = 0.3
@@ -101,19 +100,19 @@ class TPSEvaluator:
         gt_vid, gt_part, pred_vid, pred_part: the four official JSON dicts.
         matching: ``"official"`` (disjoint pairs enter the assignment with IoU -1) or ``"corrected"``
             (disjoint pairs count 0 in the assignment).
-        workers: processes for flattening (``None``: several only for test-set-sized inputs).
     Raises:
         partparse.io.InputError: a GT video missing from the submission, more than 10 humans or 5
             proposals where the official evaluator asserts, or malformed entries (message names the place).
     """
 
     def __init__(self, gt_vid: Mapping, gt_part: Mapping, pred_vid: Mapping, pred_part: Mapping,
-                 matching: str = "official", workers: int | None = None):
+                 matching: str = "official"):
         if matching not in MATCHING_MODES:
             raise ValueError(f"matching must be one of {MATCHING_MODES}, got {matching!r}")
         self.matching = matching
-        self.flat: FlatEvaluation = flatten_parallel(gt_vid, gt_part, pred_vid, pred_part,
-                                                     corrected=matching == "corrected", workers=workers)
+        # One process on purpose: forked workers measured slower (copy-on-write of the parsed JSON).
+        self.flat: FlatEvaluation = flatten_for_tps(gt_vid, gt_part, pred_vid, pred_part,
+                                                    corrected=matching == "corrected")
 
     def evaluate(self, human_iou: float = OFFICIAL_HUMAN_IOU, part_iou: float = OFFICIAL_PART_IOU) -> TPSResult:
         f = self.flat
