@@ -36,9 +36,20 @@ class FramePerson:
     area: int
 
 
-def _tight_box(mask: np.ndarray, x0: int, y0: int) -> tuple[int, int, int, int]:
-    cols, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
-    return (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]), y0 + int(rows[-1]))
+def _label_boxes(sub: np.ndarray, base: int, x0: int, y0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel counts ``(L,)`` and tight inclusive boxes ``(L, 4)`` (image px) of labels ``base + i``,
+    ``i < L = LABELS_PER_PERSON``, in the label window ``sub`` whose corner is ``(x0, y0)``; boxes of
+    absent labels are undefined."""
+    local = sub - np.uint8(base)                        # wraps: labels below base become large
+    ys, xs = np.nonzero(local < LABELS_PER_PERSON)
+    which = local[ys, xs].astype(np.intp)
+    counts = np.bincount(which, minlength=LABELS_PER_PERSON)
+    lo = np.full((LABELS_PER_PERSON, 2), np.iinfo(np.intp).max)
+    hi = np.full((LABELS_PER_PERSON, 2), -1)
+    for axis, coords in enumerate((xs, ys)):
+        np.minimum.at(lo[:, axis], which, coords)
+        np.maximum.at(hi[:, axis], which, coords)
+    return counts, np.concatenate([lo, hi], axis=1) + [x0, y0, x0, y0]
 
 
 def keypoint_visibility(drawing: PersonDrawing, labels: np.ndarray, facing: int, head_yaw: float) -> list[tuple[float, float, int]]:
@@ -46,50 +57,45 @@ def keypoint_visibility(drawing: PersonDrawing, labels: np.ndarray, facing: int,
     person, or the head when facing away), 0 outside the frame (then x = y = 0, as in COCO)."""
     h, w = labels.shape
     base = 1 + drawing.slot * LABELS_PER_PERSON
-    out: list[tuple[float, float, int]] = []
-    for j, (x, y) in enumerate(np.round(drawing.keypoints, 2)):
-        if not (0 <= x <= w - 1 and 0 <= y <= h - 1):
-            out.append((0.0, 0.0, 0))
-            continue
-        owner = int(labels[int(round(y)), int(round(x))])
-        visible = base <= owner < base + LABELS_PER_PERSON
-        if facing < 0 and j in FACE_KEYPOINTS:
-            visible = False
-        if j in (3, 4) and abs(head_yaw) > 0.5:
-            ear_side = facing if j == 3 else -facing            # image-x side of this ear
-            visible = visible and ear_side * head_yaw > 0
-        out.append((float(x), float(y), 2 if visible else 1))
-    return out
+    kp = np.round(drawing.keypoints, 2)
+    x, y = kp[:, 0], kp[:, 1]
+    in_frame = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    owner = labels[np.rint(np.where(in_frame, y, 0)).astype(int), np.rint(np.where(in_frame, x, 0)).astype(int)]
+    visible = (owner >= base) & (owner < base + LABELS_PER_PERSON)
+    if facing < 0:
+        visible[list(FACE_KEYPOINTS)] = False
+    if abs(head_yaw) > 0.5:                                     # the ear on the far side is hidden
+        visible[3] &= facing * head_yaw > 0                     # image-x side of the left ear: facing
+        visible[4] &= -facing * head_yaw > 0
+    return [(float(xj), float(yj), 2 if vj else 1) if ij else (0.0, 0.0, 0)
+            for xj, yj, ij, vj in zip(x, y, in_frame, visible)]
 
 
 def annotate_frame(scene: Scene, t: int, frame: RenderedFrame, states: list[np.ndarray],
                    rule: VisibilityRule = VisibilityRule()) -> list[FramePerson]:
     """Visible persons of rendered frame ``t`` in slot order. ``states[slot]`` holds that person's 10
     part states of this frame (BODY_PARTS order)."""
-    if frame.labels is None:
-        raise ValueError("annotate_frame needs a frame rendered with with_labels=True")
     labels = frame.labels
     people = []
     for drawing in frame.people:
         x0, y0, x1, y1 = drawing.window
         if x0 >= x1 or y0 >= y1:
             continue
-        sub = labels[y0:y1, x0:x1]
-        base = 1 + drawing.slot * LABELS_PER_PERSON
-        mine = (sub >= base) & (sub < base + LABELS_PER_PERSON)
-        area = int(mine.sum())
+        counts, boxes = _label_boxes(labels[y0:y1, x0:x1], 1 + drawing.slot * LABELS_PER_PERSON, x0, y0)
+        area = int(counts.sum())
         if area < rule.min_person_pixels:
             continue
         parts = {}
         for local, name in enumerate(LOCAL_LABELS):
             if local == 0:
                 continue
-            mask = sub == base + local
-            count = int(mask.sum())
+            count = int(counts[local])
             if count and count >= max(rule.min_part_pixels, rule.min_part_fraction * drawing.full_area[local]):
-                parts[name] = PartAnnotation(_tight_box(mask, x0, y0), str(states[drawing.slot][local - 1]))
+                parts[name] = PartAnnotation(tuple(int(v) for v in boxes[local]), str(states[drawing.slot][local - 1]))
         person = scene.persons[drawing.slot]
         yaw = float(person.schedule.pose[t, PARAM_INDEX["head_yaw"]])
         kps = keypoint_visibility(drawing, labels, person.facing, yaw)
-        people.append(FramePerson(drawing.slot, PersonAnnotation(_tight_box(mine, x0, y0), parts, kps), area))
+        present = boxes[counts > 0]
+        box = (int(present[:, 0].min()), int(present[:, 1].min()), int(present[:, 2].max()), int(present[:, 3].max()))
+        people.append(FramePerson(drawing.slot, PersonAnnotation(box, parts, kps), area))
     return people

@@ -33,7 +33,7 @@ from partparse.io import write_json
 from partparse.structures import FrameAnnotation, VideoAnnotation, frame_key
 
 #: Bumped whenever the same config would produce different data.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SYNTH_ACTIONS: tuple[str, ...] = tuple(ACTIONS)
 _ID_CHARS = string.ascii_letters + string.digits + "-_"
 
@@ -146,7 +146,7 @@ def generate_video(cfg: SynthConfig, plan: VideoPlan, root: str | Path) -> Video
     with H264Writer(layout.video(plan.split, plan.action, plan.video_id), cfg.width, cfg.height, cfg.fps,
                     cfg.crf, cfg.preset) as writer:
         for frame in render_video(scene):
-            writer.write(frame.image)
+            writer.write(frame.pixels)
             if frame.index % cfg.annotate_every == 0:
                 states = [p.schedule.states[frame.index] for p in scene.persons]
                 visible = annotate_frame(scene, frame.index, frame, states, cfg.visibility)

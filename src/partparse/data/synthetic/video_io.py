@@ -18,7 +18,8 @@ from partparse.io import InputError
 
 
 class H264Writer:
-    """Write RGB frames ``(H, W, 3)`` uint8 to ``path``; the file appears (atomically) on :meth:`close`.
+    """Write RGB frames ``(H, W, 3)`` or RGBX frames ``(H, W, 4)`` (the 4th byte ignored) uint8 to
+    ``path``; the file appears (atomically) on :meth:`close`.
 
     ``crf`` and ``preset`` are x264's quality and speed settings. Width and height must be even
     (yuv420p subsamples chroma by two).
@@ -39,7 +40,9 @@ class H264Writer:
         self.frames = 0
 
     def write(self, rgb: np.ndarray) -> None:
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        # RGBX needs no repacking: swscale reads 4-byte pixels directly (and converts them faster).
+        fmt = "rgba" if rgb.shape[-1] == 4 else "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
         self._container.mux(self._stream.encode(frame))
         self.frames += 1
 
