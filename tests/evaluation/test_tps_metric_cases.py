@@ -108,6 +108,8 @@ def test_area_matches_the_step_loop_on_psc_at_exact_thresholds():
 
 
 def test_missing_video_and_official_limits_are_clear_errors():
+    with pytest.raises(InputError, match="gt_vid_result.json: no videos to score"):
+        evaluate_tps({}, {}, {}, {})
     g = {"img_00001.json": {"humans": [human([0, 0, 9, 9], {"head": gt_part([0, 0, 9, 9])})]}}
     with pytest.raises(InputError, match=r"pred_part_result.json: submission lacks 1 of the 1 videos .*first: v"):
         evaluate_tps({"v": "a"}, {"v": g}, {"v": "a"}, {})

@@ -136,6 +136,8 @@ def flatten_for_tps(gt_vid, gt_part, pred_vid, pred_part, corrected: bool = Fals
 
 
 def _check_videos(gt_vid, gt_part, pred_vid, pred_part) -> None:
+    if not gt_vid:
+        raise InputError("gt_vid_result.json: no videos to score (the official script divides by zero here)")
     for name, table, what in (("gt_part_result.json", gt_part, "ground truth"),
                               ("pred_vid_result.json", pred_vid, "submission"),
                               ("pred_part_result.json", pred_part, "submission")):
