@@ -89,3 +89,16 @@ def test_two_ranks_with_gloo_agree_with_one_process(tmp_path):
     for k, v in single.model.state_dict().items():
         assert torch.equal(r0[k], r1[k]), k                       # replicas stay identical
         assert torch.allclose(r0[k], v, atol=1e-5), k
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_training_steps_on_gpu(tmp_path, amp):
+    trainer = Trainer(make_model(), make_dataset(), step_fn,
+                      TrainConfig(work_dir=str(tmp_path), batch_size=8, amp=amp),
+                      OptimConfig(lr=0.05), ScheduleConfig(epochs=2, milestones=[1]),
+                      val_set=make_dataset(16, seed=1), eval_fn=eval_fn, progress=False)
+    assert trainer.amp_dtype == (torch.bfloat16 if amp == "bf16" else torch.float16)
+    history = trainer.fit()
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert history[-1]["neg_mse"] > -1e3
