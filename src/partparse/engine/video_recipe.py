@@ -21,6 +21,7 @@ class CSNModelConfig:
     frozen_bn: bool = True                 # the report fine-tunes with BatchNorm frozen
     frozen_stages: int = -1
     gradient_checkpointing: bool = False
+    zero_init_residual: bool = False       # from scratch: True (first-step grad norm 14 instead of ~225)
     pretrained: str | None = None          # local mmaction2 ResNet3dCSN checkpoint (IG-65M / Sports-1M)
     trust_checkpoint: bool = False         # unpickle non-tensor metadata of `pretrained`
 

@@ -88,7 +88,7 @@ def build_video_model(recipe: VideoRecipe, spaces: Mapping[str, LabelSpace]) -> 
     m = recipe.model
     model = build_csn(m.variant, m.depth, {h: len(s) for h, s in spaces.items()}, dropout=m.dropout,
                       frozen_bn=m.frozen_bn, frozen_stages=m.frozen_stages,
-                      gradient_checkpointing=m.gradient_checkpointing)
+                      gradient_checkpointing=m.gradient_checkpointing, zero_init_residual=m.zero_init_residual)
     if m.pretrained:
         state = read_checkpoint(m.pretrained, trusted=m.trust_checkpoint)
         load_mmaction2_csn(model, state, head=None)
