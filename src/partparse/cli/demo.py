@@ -22,7 +22,7 @@ from partparse.evaluation.part_state_accuracy import part_state_accuracy
 from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.io import InputError, read_json, write_json
 from partparse.pipeline.part_state_transfer import (
-    ClassPriorPartStates, class_prior_submission, video_oracle_submission,
+    ClassPriorPartStates, class_prior_submission, ground_truth_submission, video_oracle_submission,
 )
 
 
@@ -51,7 +51,7 @@ def demo(
         sheet = contact_sheet(data, next(iter(gt_vid)), out / "preview.png")
         prior = ClassPriorPartStates.fit(*train)
         rows = {
-            "ground truth (upper bound)": _gt_submission(gt_vid, gt_part),
+            "ground truth (upper bound)": ground_truth_submission(gt_vid, gt_part),
             "class-prior part states (report baseline)": class_prior_submission(gt_vid, gt_part, prior),
             "video-level part states, oracle labels": video_oracle_submission(gt_vid, gt_part),
         }
@@ -72,10 +72,3 @@ def demo(
         Console(stderr=True).print(f"error: {err}", markup=False, highlight=False)
         raise typer.Exit(2)
 
-
-def _gt_submission(gt_vid, gt_part):
-    """The ground truth written as a submission (each part's own state, one proposal)."""
-    return dict(gt_vid), {v: {k: {"humans": [{"box": list(h["box"]),
-                                              "parts": {n: {"box": [list(p["box"])], "verb": [p["verb"]]}
-                                                        for n, p in h["parts"].items()}} for h in f["humans"]]}
-                              for k, f in frames.items()} for v, frames in gt_part.items()}

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from partparse.data.clip_sampling import ClipSampler
 from partparse.data.part_labels import LabelSpace, build_label_spaces, video_labels
-from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, load_annotation_tree
+from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, ground_truth_to_json, load_annotation_tree
 from partparse.data.video_dataset import VideoClipDataset, list_videos
 from partparse.data.video_transforms import (
     EvalClipTransformConfig, TrainClipTransformConfig, build_eval_transform, build_train_transform,
@@ -39,7 +39,6 @@ def split_annotations(root: Path, split: str) -> tuple[dict, dict]:
     if not tree.is_dir():
         raise InputError(f"{root}: no gt_{split}/ folder and no {split}_annotations/ tree")
     videos = load_annotation_tree(tree)
-    from partparse.data.tps_format import ground_truth_to_json
     return ground_truth_to_json(videos.values())
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Mapping
 
-from partparse.data.part_labels import majority_state, video_part_states
+from partparse.data.part_labels import coarse_state_counts, majority_state, video_part_states
 from partparse.data.vocabulary import NO_STATE, coarse_part
 
 
@@ -26,10 +26,8 @@ class ClassPriorPartStates:
         counts: dict[str, dict[str, Counter]] = {}
         for vid, action in gt_vid.items():
             per_part = counts.setdefault(action, {})
-            for frame in gt_part.get(vid, {}).values():
-                for human in frame["humans"]:
-                    for name, part in human["parts"].items():
-                        per_part.setdefault(coarse_part(name), Counter())[part["verb"]] += 1
+            for coarse, cnt in coarse_state_counts(gt_part.get(vid, {})).items():
+                per_part.setdefault(coarse, Counter()).update(cnt)
         return cls({a: {c: majority_state(cnt) for c, cnt in parts.items()} for a, parts in counts.items()})
 
     def predict(self, action: str) -> dict[str, str]:
@@ -93,3 +91,14 @@ def video_oracle_submission(gt_vid: Mapping[str, str], gt_part: Mapping[str, Map
     """The upper bound of the video-level transform: each video's true majority state per coarse part,
     GT boxes and GT actions."""
     return oracle_box_submission(gt_vid, gt_part, gt_vid, {v: video_part_states(gt_part[v]) for v in gt_vid})
+
+
+def ground_truth_submission(gt_vid: Mapping[str, str], gt_part: Mapping[str, Mapping]) -> tuple[dict, dict]:
+    """The ground truth written as a submission: GT actions, boxes and each part's own state."""
+    pred_part = {vid: {key: {"humans": [{"box": list(h["box"]),
+                                         "parts": {n: {"box": [list(p["box"])], "verb": [p["verb"]]}
+                                                   for n, p in h["parts"].items()}}
+                                        for h in frame["humans"]]}
+                       for key, frame in gt_part[vid].items()}
+                 for vid in gt_vid}
+    return dict(gt_vid), pred_part
