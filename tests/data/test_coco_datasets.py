@@ -178,3 +178,17 @@ def test_rotated_crops_keep_keypoints_on_their_pixels(keypoint_export, angle):
         assert float(item["image"][:, y, x].mean()) > 0.6  # the bright spot is where the wrist was mapped
     crop = affine_crop(torch.ones(1, 10, 10), torch.tensor([5.0, 5.0]), 1.0, angle, (4, 4))
     assert crop.shape == (1, 4, 4) and float(crop.min()) == pytest.approx(1.0)
+
+
+def test_max_images_keeps_an_evenly_spaced_subset_with_its_targets(tmp_path):
+    (tmp_path / "crops").mkdir()
+    images = [{"id": 100 + k, "file_name": "a.png", "width": 40, "height": 60} for k in range(10)]
+    anns = [{"id": k, "image_id": 100 + k, "category_id": 1, "bbox": [1, 1, 5 + k, 5], "iscrowd": 0} for k in range(10)]
+    (tmp_path / "p.json").write_text(json.dumps({"images": images, "annotations": anns,
+                                                 "categories": [{"id": 1, "name": "head"}]}))
+    ds = COCODetectionDataset(tmp_path / "p.json", tmp_path / "crops", ["head"], max_images=4)
+    assert [img["id"] for img in ds.images] == [100, 103, 106, 109]       # first and last kept, even spacing
+    assert ds.targets[106][0] == [[1, 1, 12, 6]]                          # their boxes come along
+    assert len(COCODetectionDataset(tmp_path / "p.json", tmp_path / "crops", ["head"], max_images=50)) == 10
+    with pytest.raises(ValueError, match="max_images"):
+        COCODetectionDataset(tmp_path / "p.json", tmp_path / "crops", ["head"], max_images=0)

@@ -317,6 +317,17 @@ def test_dataset_decodes_the_sampled_frames_and_draws_from_torch_seed(videos):
     assert len({int(ds[0]["frame_inds"][0, 0]) for _ in range(10)}) > 1
 
 
+def test_cached_frames_are_the_decoded_frames(videos):
+    items = [(videos["long"], 0)]
+    sampler = ClipSampler(4, 3, num_clips=3, test_mode=True)
+    plain = VideoClipDataset(items, sampler, lambda clip: torch.from_numpy(clip), decode_short_side=32)
+    cached = VideoClipDataset(items, sampler, lambda clip: torch.from_numpy(clip), decode_short_side=32,
+                              cache_frames=True)
+    a, b = plain[0], cached[0]
+    assert torch.equal(a["inputs"], b["inputs"]) and torch.equal(a["frame_inds"], b["frame_inds"])
+    assert list(cached._frames) == [0] and torch.equal(cached[0]["inputs"], a["inputs"])  # served from memory
+
+
 def test_dataset_error_names_the_file(tmp_path):
     ds = VideoClipDataset([(tmp_path / "gone.mp4", 0)], ClipSampler(4, test_mode=True), lambda c: c)
     with pytest.raises(InputError, match="gone.mp4"):

@@ -84,6 +84,17 @@ def test_invalid_configuration_is_rejected():
         ResNet3dCSN(depth=34)
     with pytest.raises(ValueError, match="variant"):
         ResNet3dCSN(depth=26, variant="dw")
+    with pytest.raises(ValueError, match="base_channels"):
+        ResNet3dCSN(depth=26, base_channels=0)
+
+
+def test_base_channels_thin_every_stage():
+    thin = ResNet3dCSN(depth=26, base_channels=16)
+    assert thin.stem.conv.out_channels == 16 and thin.out_channels == 512
+    assert [s[0].reduce.conv.out_channels for s in thin.stages] == [16, 32, 64, 128]
+    assert thin.eval()(torch.randn(1, 3, 4, 32, 32)).shape == (1, 512, 1, 1, 1)
+    params = sum(p.numel() for p in thin.parameters())
+    assert params * 10 < sum(p.numel() for p in ResNet3dCSN(depth=26).parameters())  # ~1/16 of the weights
 
 
 def test_frozen_bn_stays_frozen_in_train_mode():

@@ -8,7 +8,7 @@ import pytest
 
 from partparse.data.video_reader import VideoReader
 from partparse.structures import FramePrediction, PartProposal, PersonPrediction, VideoPrediction, frame_key
-from partparse.viz.overlay import PERSON_COLOURS, draw_frame, render_overlay
+from partparse.viz.overlay import PART_COLOURS, PERSON_COLOURS, SHOW_ALL, OverlayStyle, draw_frame, render_overlay, shown_persons
 from tests.pipeline.parse_stubs import make_tiny_dataset
 
 
@@ -28,6 +28,37 @@ def test_draw_frame_paints_boxes_skeleton_and_labels():
     assert tuple(out[100, 130]) == (0, 0, 0)                # the unconfident keypoint is not drawn
     assert (out[:20, :60] > 0).any()                        # the action label at the top left
     assert (draw_frame(image, None) == 0).all()             # no prediction: nothing drawn
+
+
+def test_shown_persons_hide_overlapping_weak_and_surplus_persons():
+    def scored(box, score):
+        return PersonPrediction(box, {}, score)
+
+    best, dup, other, weak = (scored((10, 10, 50, 90), 0.9), scored((12, 11, 52, 92), 0.6),
+                              scored((60, 10, 100, 90), 0.7), scored((110, 10, 150, 90), 0.2))
+    frame = FramePrediction(frame_key(0), [dup, weak, other, best])
+    assert shown_persons(frame, OverlayStyle()) == [best, other, weak]          # the duplicate of `best` hidden
+    assert shown_persons(frame, OverlayStyle(min_person_score=0.5)) == [best, other]
+    assert shown_persons(frame, OverlayStyle(max_persons=1)) == [best]
+    assert shown_persons(frame, SHOW_ALL) == [best, other, dup, weak]            # everything, best first
+    assert shown_persons(None, OverlayStyle()) == []
+    with pytest.raises(ValueError, match="part_labels"):
+        OverlayStyle(part_labels="some")
+
+
+def test_part_labels_only_for_parts_doing_something():
+    image = np.zeros((120, 160, 3), np.uint8)
+    parts = {"head": [PartProposal((20, 60, 60, 90), "none", 0.9)], "hip": [PartProposal((90, 60, 130, 90), "bend", 0.9)]}
+    frame = FramePrediction(frame_key(0), [PersonPrediction((5, 5, 150, 110), parts, 0.9)])
+
+    def text_pixels(out, box):  # label text sits on a black box just above the part box
+        x1, y1, x2, _ = box
+        return (out[max(0, y1 - 14):y1 - 1, x1:x2] > 0).any(axis=-1).sum()
+
+    active, every = draw_frame(image, frame), draw_frame(image, frame, style=SHOW_ALL)
+    assert tuple(active[75, 20]) == PART_COLOURS["head"] and tuple(active[75, 90]) == PART_COLOURS["hip"]
+    assert text_pixels(active, (20, 60, 60, 90)) == 0 < text_pixels(every, (20, 60, 60, 90))  # "head: none"
+    assert text_pixels(active, (90, 60, 130, 90)) > 0                                          # "hip: bend"
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,7 @@ class DetectionDataConfig:
     val_image_dir: str | None = None       # None: image_dir
     train_ann: str = "persons_train.json"
     val_ann: str = "persons_val.json"
+    val_max_images: int | None = None      # validate on this many images, evenly spaced (None: all)
     pose_guidance: bool = False            # draw the person's keypoints as dots (part detector)
     keypoint_noise: float = 0.0            # jitter of the drawn keypoints, fraction of the crop's longer side
 

@@ -32,7 +32,8 @@ def build_detection_datasets(recipe: DetectionRecipe) -> tuple[COCODetectionData
     train = COCODetectionDataset(root / d.train_ann, root / d.image_dir, names, train_tf,
                                  pose_guidance=d.pose_guidance, keypoint_noise=d.keypoint_noise)
     val = COCODetectionDataset(root / d.val_ann, root / (d.val_image_dir or d.image_dir), names,
-                               DetectionTransformConfig(train=False), pose_guidance=d.pose_guidance)
+                               DetectionTransformConfig(train=False), pose_guidance=d.pose_guidance,
+                               max_images=d.val_max_images)
     return train, val
 
 

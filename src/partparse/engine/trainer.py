@@ -79,9 +79,13 @@ class Trainer:
         self.sampler = make_sampler(train_set, shuffle=True, info=self.info, seed=cfg.seed)
         self.loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=self.sampler,
                                  num_workers=cfg.num_workers, collate_fn=collate_fn,
-                                 pin_memory=self.info.device.type == "cuda")
+                                 pin_memory=self.info.device.type == "cuda",
+                                 # workers live across epochs: no re-spawn per epoch, and a dataset's
+                                 # in-memory caches (e.g. cache_frames) survive
+                                 persistent_workers=cfg.num_workers > 0)
         self.val_loader = (DataLoader(val_set, batch_size=cfg.val_batch_size, shuffle=False,
-                                      num_workers=cfg.num_workers, collate_fn=collate_fn)
+                                      num_workers=cfg.num_workers, collate_fn=collate_fn,
+                                      persistent_workers=cfg.num_workers > 0)
                            if val_set is not None and eval_fn is not None else None)
         n = len(self.loader)
         self.iters_per_epoch = min(n, cfg.max_iters_per_epoch) if cfg.max_iters_per_epoch else n

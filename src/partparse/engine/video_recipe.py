@@ -22,6 +22,7 @@ class CSNModelConfig:
     frozen_stages: int = -1
     gradient_checkpointing: bool = False
     zero_init_residual: bool = False       # from scratch: True (first-step grad norm 14 instead of ~225)
+    base_channels: int = 64                # stem / layer1 width; 64 = every public checkpoint; 16 = ~1/10 compute
     pretrained: str | None = None          # local mmaction2 ResNet3dCSN checkpoint (IG-65M / Sports-1M) or a
                                            # partparse video checkpoint / work dir (its backbone is loaded)
     trust_checkpoint: bool = False         # unpickle non-tensor metadata of `pretrained`
@@ -49,6 +50,7 @@ class VideoDataConfig:
     train_split: str = "train"
     val_split: str = "val"                 # Kinetics-TPS: "test"
     heads: list[str] = field(default_factory=lambda: ["action", *COARSE_PARTS])
+    cache_frames: bool = False             # keep decoded videos in memory (small, short videos: SynTPS on CPU)
 
 
 @dataclass

@@ -75,13 +75,13 @@ def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoCl
                                  short_side=c.short_side, crop=c.train_crop, crop_size=c.crop_size,
                                  area_range=tuple(c.area_range), flip_prob=c.flip_prob,
                                  mean=tuple(c.mean), std=tuple(c.std))),
-                             decode_short_side=c.short_side)
+                             decode_short_side=c.short_side, cache_frames=recipe.data.cache_frames)
     val = VideoClipDataset(items(recipe.data.val_split, val_labels),
                            ClipSampler(c.clip_len, c.frame_interval, c.num_test_clips, test_mode=True),
                            build_eval_transform(EvalClipTransformConfig(
                                short_side=c.short_side, crop=c.test_crop, crop_size=c.test_crop_size,
                                mean=tuple(c.mean), std=tuple(c.std))),
-                           decode_short_side=c.short_side)
+                           decode_short_side=c.short_side, cache_frames=recipe.data.cache_frames)
     return train, val, spaces
 
 
@@ -89,7 +89,8 @@ def build_video_model(recipe: VideoRecipe, spaces: Mapping[str, LabelSpace]) -> 
     m = recipe.model
     model = build_csn(m.variant, m.depth, {h: len(s) for h, s in spaces.items()}, dropout=m.dropout,
                       frozen_bn=m.frozen_bn, frozen_stages=m.frozen_stages,
-                      gradient_checkpointing=m.gradient_checkpointing, zero_init_residual=m.zero_init_residual)
+                      gradient_checkpointing=m.gradient_checkpointing, zero_init_residual=m.zero_init_residual,
+                      base_channels=m.base_channels)
     if m.pretrained:
         load_pretrained_backbone(model, m.pretrained, trusted=m.trust_checkpoint)
     return model

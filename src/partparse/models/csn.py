@@ -94,7 +94,8 @@ class CSNBottleneck(nn.Module):
 
 
 class ResNet3dCSN(nn.Module):
-    """CSN backbone: ``float[N, 3, T, H, W]`` -> ``float[N, 2048, T', H', W']`` (see the module docstring).
+    """CSN backbone: ``float[N, 3, T, H, W]`` -> ``float[N, 32 * base_channels, T', H', W']`` (2048 by default;
+    see the module docstring).
 
     Args:
         depth: 26, 50, 101 or 152.
@@ -105,6 +106,9 @@ class ResNet3dCSN(nn.Module):
         frozen_stages: -1 trains everything; 0 freezes the stem; k >= 1 freezes the stem and
             ``layer1`` .. ``layer{k}`` (parameters fixed, modules kept in eval mode).
         zero_init_residual: start each block's last BN at gamma = 0 (the block starts as identity).
+        base_channels: the stem's output channels and ``layer1``'s bottleneck width (64 in every public
+            checkpoint); the stages widen from it x2 per stage, as in mmaction2's ``ResNet3d``. A thinner
+            network (e.g. 16: ~1/10 of the compute) is what trains from scratch on a CPU in minutes.
         gradient_checkpointing: recompute block activations in the backward pass (less memory,
             ~30% more compute); only active while training with gradients. BNs in train mode then
             update their running statistics twice a step (as with mmaction2's ``with_cp``); with
@@ -113,7 +117,7 @@ class ResNet3dCSN(nn.Module):
 
     def __init__(self, depth: int = 152, variant: str = "ir", *, in_channels: int = 3, frozen_bn: bool = False,
                  frozen_stages: int = -1, zero_init_residual: bool = False,
-                 gradient_checkpointing: bool = False) -> None:
+                 gradient_checkpointing: bool = False, base_channels: int = 64) -> None:
         super().__init__()
         if depth not in STAGE_BLOCKS:
             raise ValueError(f"CSN depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
@@ -121,19 +125,22 @@ class ResNet3dCSN(nn.Module):
             raise ValueError(f"CSN variant must be 'ir' or 'ip', got {variant!r}")
         if not -1 <= frozen_stages <= 4:
             raise ValueError(f"frozen_stages must be in [-1, 4], got {frozen_stages}")
+        if base_channels < 1:
+            raise ValueError(f"base_channels must be >= 1, got {base_channels}")
         self.depth, self.variant = depth, variant
         self.frozen_bn, self.frozen_stages = frozen_bn, frozen_stages
         self.gradient_checkpointing = gradient_checkpointing
 
         self.stem = nn.Sequential(OrderedDict(
-            conv=nn.Conv3d(in_channels, 64, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
-            bn=nn.BatchNorm3d(64, eps=BN_EPS),
+            conv=nn.Conv3d(in_channels, base_channels, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+            bn=nn.BatchNorm3d(base_channels, eps=BN_EPS),
             relu=nn.ReLU(inplace=True),
             pool=nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
         ))
 
-        channels = 64
-        for i, (blocks, width, stride) in enumerate(zip(STAGE_BLOCKS[depth], STAGE_WIDTHS, STAGE_STRIDES)):
+        channels = base_channels
+        widths = [w * base_channels // STAGE_WIDTHS[0] for w in STAGE_WIDTHS]
+        for i, (blocks, width, stride) in enumerate(zip(STAGE_BLOCKS[depth], widths, STAGE_STRIDES)):
             stage = nn.Sequential(*(CSNBottleneck(channels if b == 0 else width * EXPANSION, width,
                                                   stride if b == 0 else 1, variant) for b in range(blocks)))
             self.add_module(f"layer{i + 1}", stage)
