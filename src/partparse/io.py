@@ -20,15 +20,29 @@ class InputError(ValueError):
     """Bad user input (file missing, malformed, wrong content). ``str(err)`` is one line that names the file."""
 
 
+def file_mode_for(path: Path) -> int:
+    """Permission bits for a file about to replace ``path``: the existing file's, else what ``open()``
+    would give a new file (``0o666`` less the umask). ``tempfile.mkstemp`` creates its files ``0o600``,
+    which would leave every output readable by its owner only."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], mode: str = "w") -> Path:
     """Write ``path`` through ``write(fh)`` into a temporary file in the same folder, then rename it.
 
-    A crash or an exception leaves the previous file untouched: readers never see half a file.
+    A crash or an exception leaves the previous file untouched: readers never see half a file. The file
+    gets the permissions of the one it replaces, or the usual ones of a new file (:func:`file_mode_for`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode_for(path))
         with os.fdopen(fd, mode) as fh:
             write(fh)
             fh.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -79,6 +80,18 @@ def test_atomic_write_keeps_old_file_when_serialisation_fails(tmp_path):
         write_json(path, {"bad": object()})
     assert json.loads(path.read_text()) == {"ok": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_atomic_write_gives_new_files_the_umask_mode_and_keeps_an_existing_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "new.json", {})
+        assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644   # not mkstemp's 0o600
+        (tmp_path / "new.json").chmod(0o640)
+        write_json(tmp_path / "new.json", {"again": 1})
+        assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o640   # the user's choice survives
+    finally:
+        os.umask(old)
 
 
 def test_annotation_tree_and_frame_files(tmp_path):

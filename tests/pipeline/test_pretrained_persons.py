@@ -165,6 +165,12 @@ def test_caller_thread_count_survives(persons, zidane):
         torch.set_num_threads(1)
 
 
+def test_auto_device_is_the_first_gpu_or_the_cpu(zidane):
+    auto = YoloPosePersons(YoloPoseConfig(imgsz=64))
+    assert auto.config.device == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    assert len(auto.detect([zidane])) == 1
+
+
 def test_bad_frames_are_value_errors(persons):
     with pytest.raises(ValueError, match="uint8 RGB"):
         persons.detect([np.zeros((10, 10, 3), np.float32)])

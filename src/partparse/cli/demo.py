@@ -133,23 +133,23 @@ def _prepare_data(out: Path, videos: int, seed: int, workers: int, console: Cons
 def _load_stages(data: Path, runs: Path):
     from partparse.pipeline.ablation import AblationStages
     from partparse.pipeline.parse_recipe import (
-        ParseRecipe, _part_detector, _person_detector, _pose_estimator, load_class_prior, resolve_device,
+        ParseRecipe, load_class_prior, load_part_detector, load_person_detector, load_pose_estimator,
+        load_trained_model, resolve_device, video_class_names,
     )
-    from partparse.pipeline.parse_recipe import _class_names, _load
     from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
 
     recipe = ParseRecipe()
     device = resolve_device(recipe.parser.device)
     video = []
     for name in ("ir_csn", "ip_csn"):
-        model, video_recipe = _load(str(runs / name), "video", device)
-        video.append(CSNVideoScorer(model, _class_names(str(runs / name)),
+        model, video_recipe = load_trained_model(str(runs / name), "video", device)
+        video.append(CSNVideoScorer(model, video_class_names(str(runs / name)),
                                     VideoScorerConfig.from_clip_config(video_recipe.clips)))
     return AblationStages(
-        person=_person_detector(str(runs / "persons"), recipe.person, device),
-        pose=_pose_estimator(str(runs / "pose"), recipe.pose, device),
-        parts_plain=_part_detector(str(runs / "parts_plain"), recipe.parts, False, device),
-        parts_guided=_part_detector(str(runs / "parts_guided"), recipe.parts, True, device),
+        person=load_person_detector(str(runs / "persons"), recipe.person, device),
+        pose=load_pose_estimator(str(runs / "pose"), recipe.pose, device),
+        parts_plain=load_part_detector(str(runs / "parts_plain"), recipe.parts, False, device),
+        parts_guided=load_part_detector(str(runs / "parts_guided"), recipe.parts, True, device),
         video=video, prior=load_class_prior(data / "gt_train"))
 
 

@@ -1,6 +1,7 @@
 """``partparse parse``: parse videos end to end into a Kinetics-TPS submission (+ overlays, HTML report).
 
     partparse parse VIDEO_OR_DIR... --recipe configs/parse/R.yaml --out OUT [--render] [--report] [--gt GT_DIR]
+    partparse parse VIDEO --recipe pretrained-persons --out OUT   # built-in recipe, optional extra [pretrained]
 
 Writes ``OUT/submission/`` (``pred_vid_result.json`` + ``pred_part_result.json``), ``OUT/videos/<id>.json``
 per video (see :mod:`partparse.pipeline.parse_output`), ``OUT/parse_recipe.yaml`` (the recipe as run),
@@ -112,7 +113,8 @@ def merge_outputs(videos: Sequence[Path], out: Path, world_size: int) -> tuple[l
 
 def parse(
     inputs: Annotated[list[Path], typer.Argument(help="Video files or folders (searched recursively).")],
-    recipe: Annotated[Path, typer.Option(help="Parse recipe (configs/parse/*.yaml).")],
+    recipe: Annotated[str, typer.Option(help="Parse recipe: a YAML file (configs/parse/*.yaml) or a built-in "
+                                             "name (pretrained-persons).")],
     out: Annotated[Path, typer.Option(help="Output folder.")],
     render: Annotated[bool, typer.Option(help="Write an overlay MP4 per video.")] = False,
     report: Annotated[bool, typer.Option(help="Write OUT/report.html.")] = False,
@@ -127,7 +129,7 @@ def parse(
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        cfg = _load_recipe(recipe, overrides or [])
+        cfg = pr.load_parse_recipe(recipe, overrides or [])
         if gt is not None and not gt.is_dir():
             raise InputError(f"{gt}: ground-truth folder not found")
         videos = collect_videos(inputs)
@@ -153,21 +155,6 @@ def parse(
     cleanup(info)
     if failed:
         raise typer.Exit(1)
-
-
-def _load_recipe(path: Path, overrides: list[str]):
-    from partparse.config import load_recipe
-    from partparse.pipeline.parse_recipe import ParseRecipe
-
-    try:
-        cfg = load_recipe(path, ParseRecipe, overrides)
-    except InputError:
-        raise
-    except ValueError as err:  # a config's own check (__post_init__): name the recipe
-        raise InputError(f"{path}: {err}") from None
-    if cfg.task != "parse":
-        raise InputError(f"{path}: task {cfg.task!r}, expected 'parse'")
-    return cfg
 
 
 def _finish(files: list[Path], failed: list[tuple[str, str]], out: Path, report: bool, gt: Path | None,

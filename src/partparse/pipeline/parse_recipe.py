@@ -1,16 +1,24 @@
-"""The ``parse`` recipe: which trained models make the parser, and every switch of the parser.
+"""The ``parse`` recipe: which models make the parser, and every switch of the parser.
 
-A recipe (``configs/parse/*.yaml``, ``task: parse``) names trained work dirs per stage (what
-``partparse train`` writes: ``recipe.yaml``, checkpoints, ``label_spaces.json``) and holds the adapters'
-and the parser's settings. :func:`build_parser` loads the models with
-:func:`partparse.engine.trained_models.load_trained` and wires them into a :class:`PartParser`.
+A recipe (``configs/parse/*.yaml``, ``task: parse``) names per stage a trained work dir (what
+``partparse train`` writes: ``recipe.yaml``, checkpoints, ``label_spaces.json``) or a model that needs
+no training (:data:`PRETRAINED_POSE`, :data:`KEYPOINT_RULE`), and holds the stages' and the parser's
+settings. :func:`build_parser` loads the trained models with
+:func:`partparse.engine.trained_models.load_trained` and wires everything into a :class:`PartParser`.
+
+Built-in recipes ship inside the package (``partparse/recipes/*.yaml``) and are named by
+:data:`BUILTIN_RECIPES`: ``partparse parse VIDEO --recipe pretrained-persons`` works from any folder and
+from an installed package; :func:`recipe_path` resolves a name or a path, :func:`load_parse_recipe`
+reads it.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
 
 import torch
 
@@ -19,15 +27,28 @@ from partparse.pipeline.adapters import (
     HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, PoseEstimatorConfig, YOLOFPartDetector,
     YOLOFPersonDetector,
 )
+from partparse.pipeline.keypoint_parts import KeypointPartDetector, KeypointPartsConfig
 from partparse.pipeline.parser import ParserConfig, PartParser
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
+from partparse.pipeline.pretrained_persons import YoloPoseConfig, YoloPosePersons
+
+#: ``models.person`` / ``models.pose``: YOLO11n-pose (optional extra ``partparse[pretrained]``), persons
+#: with their keypoints, set up by the recipe's ``pretrained_persons`` section.
+PRETRAINED_POSE = "pretrained:yolo11n-pose"
+#: ``models.parts``: part boxes drawn from the keypoints (:mod:`partparse.pipeline.keypoint_parts`),
+#: set up by the recipe's ``keypoint_parts`` section.
+KEYPOINT_RULE = "rule:keypoints"
+#: Built-in recipe name -> file in ``partparse/recipes/`` (package data).
+BUILTIN_RECIPES = {"pretrained-persons": "pretrained_persons.yaml"}
 
 
 @dataclass
 class ParseModels:
-    """Trained work dirs per stage. ``pose``/``parts`` may be ``null`` (no pose: switch ``box_refinement``
-    and ``pose_guidance`` off; no parts: persons only); ``video`` lists the classifiers to fuse with
-    ``fusion_weights`` ``{head: [w per model]}`` (heads not listed: equal weights; ``partparse fuse``
+    """Trained work dirs per stage. ``person`` (and ``pose``) may be :data:`PRETRAINED_POSE` instead;
+    ``parts`` may be :data:`KEYPOINT_RULE` (needs keypoints and ``parser.pose_guidance``).
+    ``pose``/``parts`` may be ``null`` (no pose: switch ``box_refinement`` and ``pose_guidance`` off
+    unless the persons come with keypoints; no parts: persons only); ``video`` lists the classifiers to
+    fuse with ``fusion_weights`` ``{head: [w per model]}`` (heads not listed: equal weights; ``partparse fuse``
     finds them). ``class_prior``: a ground-truth folder of the training split (``gt_train``, the prior is
     fitted on it) or a JSON table ``{action: {coarse part: state}}``; ``null``: no prior."""
 
@@ -59,6 +80,43 @@ class ParseRecipe:
     pose: PoseEstimatorConfig = field(default_factory=PoseEstimatorConfig)
     parts: PartDetectorConfig = field(default_factory=PartDetectorConfig)
     video: VideoScoringOverrides = field(default_factory=VideoScoringOverrides)
+    pretrained_persons: YoloPoseConfig = field(default_factory=YoloPoseConfig)
+    keypoint_parts: KeypointPartsConfig = field(default_factory=KeypointPartsConfig)
+
+
+def recipe_path(recipe: str | Path) -> Path:
+    """The YAML file of a recipe given as a path or as a built-in name (:data:`BUILTIN_RECIPES`).
+
+    An existing file wins; a name that is neither raises a one-line :class:`InputError` listing the
+    built-in names.
+    """
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    if str(recipe) in BUILTIN_RECIPES:
+        return Path(str(importlib.resources.files("partparse") / "recipes" / BUILTIN_RECIPES[str(recipe)]))
+    known = ", ".join(BUILTIN_RECIPES)
+    if path.suffix.lower() in (".yaml", ".yml") or len(path.parts) > 1:
+        raise InputError(f"{recipe}: recipe not found (built-in recipe names: {known})")
+    raise InputError(f"unknown recipe {str(recipe)!r}: no such file and no built-in recipe of that name "
+                     f"(built-in: {known})")
+
+
+def load_parse_recipe(recipe: str | Path, overrides: Iterable[str] = ()) -> ParseRecipe:
+    """Read a parse recipe (a path or a built-in name) with ``a.b=value`` overrides; every error is an
+    :class:`InputError` naming the file."""
+    from partparse.config import load_recipe
+
+    path = recipe_path(recipe)
+    try:
+        cfg = load_recipe(path, ParseRecipe, overrides)
+    except InputError:
+        raise
+    except ValueError as err:  # a config's own check (__post_init__): name the recipe
+        raise InputError(f"{path}: {err}") from None
+    if cfg.task != "parse":
+        raise InputError(f"{path}: task {cfg.task!r}, expected 'parse'")
+    return cfg
 
 
 def resolve_device(name: str) -> torch.device:
@@ -80,13 +138,15 @@ def load_class_prior(path: str | Path) -> ClassPriorPartStates:
     return ClassPriorPartStates(table)
 
 
-def _class_names(path: str) -> dict[str, list[str]]:
+def video_class_names(path: str) -> dict[str, list[str]]:
+    """``label_spaces.json`` of a trained video work dir: ``{head: class names}``."""
     from partparse.engine.trained_models import checkpoint_of
 
     return read_json(checkpoint_of(path)[0] / "label_spaces.json")
 
 
-def _load(path: str, task: str, device: torch.device):
+def load_trained_model(path: str, task: str, device: torch.device):
+    """``(model in eval mode on device, its training recipe)`` of a work dir trained for ``task``."""
     from partparse.engine.trained_models import load_trained
 
     model, recipe = load_trained(path)
@@ -96,8 +156,8 @@ def _load(path: str, task: str, device: torch.device):
     return model.to(device).eval(), recipe
 
 
-def _person_detector(path: str, cfg: PersonDetectorConfig, device: torch.device) -> YOLOFPersonDetector:
-    model, det_recipe = _load(path, "detection", device)
+def load_person_detector(path: str, cfg: PersonDetectorConfig, device: torch.device) -> YOLOFPersonDetector:
+    model, det_recipe = load_trained_model(path, "detection", device)
     if cfg.person_label is None:
         names = list(det_recipe.model.class_names)
         if "person" not in names:
@@ -106,15 +166,16 @@ def _person_detector(path: str, cfg: PersonDetectorConfig, device: torch.device)
     return YOLOFPersonDetector(model, cfg)
 
 
-def _pose_estimator(path: str, cfg: PoseEstimatorConfig, device: torch.device) -> HRNetPoseEstimator:
-    model, pose_recipe = _load(path, "pose", device)
+def load_pose_estimator(path: str, cfg: PoseEstimatorConfig, device: torch.device) -> HRNetPoseEstimator:
+    model, pose_recipe = load_trained_model(path, "pose", device)
     if cfg.padding is None:
         cfg = replace(cfg, padding=pose_recipe.input.padding)
     return HRNetPoseEstimator(model, cfg)
 
 
-def _part_detector(path: str, cfg: PartDetectorConfig, pose_guidance: bool, device: torch.device) -> YOLOFPartDetector:
-    model, det_recipe = _load(path, "detection", device)
+def load_part_detector(path: str, cfg: PartDetectorConfig, pose_guidance: bool,
+                       device: torch.device) -> YOLOFPartDetector:
+    model, det_recipe = load_trained_model(path, "detection", device)
     if det_recipe.data.pose_guidance != pose_guidance:
         # a legitimate probe (a dot-trained detector without dots), but usually a recipe mix-up
         warnings.warn(f"{path}: part detector trained with pose_guidance={det_recipe.data.pose_guidance}, "
@@ -122,6 +183,22 @@ def _part_detector(path: str, cfg: PartDetectorConfig, pose_guidance: bool, devi
     if cfg.part_names is None:
         cfg = replace(cfg, part_names=tuple(det_recipe.model.class_names))
     return YOLOFPartDetector(model, cfg)
+
+
+def build_yolo_pose(cfg: YoloPoseConfig, device: torch.device) -> YoloPosePersons:
+    """YOLO11n-pose; ``device: auto`` follows the parser's device."""
+    if cfg.device == "auto":
+        cfg = replace(cfg, device=str(device))
+    return YoloPosePersons(cfg)
+
+
+def _pretrained_name(value: str, where: str) -> bool:
+    """Whether a ``models`` entry names a pretrained model (and a known one)."""
+    if not value.startswith("pretrained:"):
+        return False
+    if value != PRETRAINED_POSE:
+        raise InputError(f"{where}: unknown pretrained model {value!r} (known: {PRETRAINED_POSE})")
+    return True
 
 
 def build_parser(recipe: ParseRecipe) -> PartParser:
@@ -132,16 +209,31 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
     if not m.person:
         raise InputError("the parse recipe names no person detector (models.person)")
     device = resolve_device(recipe.parser.device)
-    person = _person_detector(m.person, recipe.person, device)
-    pose = _pose_estimator(m.pose, recipe.pose, device) if m.pose else None
-    parts = _part_detector(m.parts, recipe.parts, recipe.parser.pose_guidance, device) if m.parts else None
+    person_is_yolo = _pretrained_name(m.person, "models.person")
+    pose_is_yolo = bool(m.pose) and _pretrained_name(m.pose, "models.pose")
+    if m.parts and m.parts.startswith("rule:") and m.parts != KEYPOINT_RULE:
+        raise InputError(f"models.parts: unknown rule {m.parts!r} (known: {KEYPOINT_RULE})")
+    if m.parts == KEYPOINT_RULE:
+        if not recipe.parser.pose_guidance:
+            raise InputError(f"models.parts: {KEYPOINT_RULE} draws parts from the keypoints the parser hands "
+                             "the part stage: set parser.pose_guidance: true")
+        if not (person_is_yolo or m.pose):
+            raise InputError(f"models.parts: {KEYPOINT_RULE} needs keypoints: models.person {PRETRAINED_POSE} "
+                             "or a models.pose")
+    yolo = build_yolo_pose(recipe.pretrained_persons, device) if person_is_yolo or pose_is_yolo else None
+    person = yolo if person_is_yolo else load_person_detector(m.person, recipe.person, device)
+    pose = yolo if pose_is_yolo else (load_pose_estimator(m.pose, recipe.pose, device) if m.pose else None)
+    if m.parts == KEYPOINT_RULE:
+        parts = KeypointPartDetector(recipe.keypoint_parts)
+    else:
+        parts = load_part_detector(m.parts, recipe.parts, recipe.parser.pose_guidance, device) if m.parts else None
     scorers = []
     for path in m.video:
-        model, video_recipe = _load(path, "video", device)
+        model, video_recipe = load_trained_model(path, "video", device)
         v = recipe.video
         cfg = VideoScorerConfig.from_clip_config(video_recipe.clips, num_clips=v.num_clips, crop=v.crop,
                                                  crop_size=v.crop_size, batch_size=v.batch_size)
-        scorers.append(CSNVideoScorer(model, _class_names(path), cfg))
+        scorers.append(CSNVideoScorer(model, video_class_names(path), cfg))
     if m.fusion_weights and len(scorers) < 2:
         raise InputError("models.fusion_weights needs two or more models.video")
     fused = [FusedVideoScorer(scorers, m.fusion_weights)] if len(scorers) > 1 else scorers

