@@ -6,15 +6,20 @@ part), both seeded, and writes them as the official four files (cached in --data
 fresh process, times what a user runs: ``partparse evaluate`` (read JSON + score + part-state accuracy;
 and with ``--grid``; median of --repeats runs), and the reference on the same files (read JSON + score
 one threshold pair). Prints both scores, checks that every video's PSC is bit-identical to the
-reference's, the speed ratio, and where one run of ours spends its time.
+reference's, the speed ratio, and where one run of ours spends its time. With ``--before SRC`` it also
+times an earlier version (its ``src/`` folder: ``git archive REV src | tar -x -C /tmp/before``),
+interleaved with ours, and checks that its output is byte-identical. The load average is printed before
+and after: the figures mean something only on an otherwise idle machine.
 
     .venv/bin/python benchmarks/bench_metric.py [--videos 932] [--frames 60] [--seed 0] [--repeats 3]
+        [--before /tmp/before/src]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -84,11 +89,11 @@ def make_data(folder: Path, videos: int, frames: int, seed: int) -> None:
     (folder / "stats.json").write_text(json.dumps(stats))
 
 
-def run(cmd: list[str]) -> tuple[str, float, float]:
+def run(cmd: list[str], env: dict | None = None) -> tuple[str, float, float]:
     """stdout, wall seconds and CPU seconds (user + system, the process and the children it waited for)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return out, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -102,6 +107,8 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None, help="where to cache the generated files")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each command; the median is reported")
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="src/ folder of an earlier version to time against, interleaved with this one")
     args = ap.parse_args()
     folder = args.data_dir or Path("/tmp") / f"partparse_bench_tps_{args.videos}x{args.frames}_s{args.seed}"
     if not (folder / "stats.json").exists():
@@ -113,22 +120,37 @@ def main() -> None:
           f"pred_part_result.json {size / 1e6:.0f} MB")
     gt, pred = folder / "gt", folder / "pred"
     cli = [sys.executable, "-m", "partparse.cli", "evaluate", "--gt", str(gt), "--pred", str(pred), "--json"]
+    old_env = {**os.environ, "PYTHONPATH": str(args.before.resolve())} if args.before else None
+    print(f"load average at the start: {_load()}")
     starts, plain, cpu, grid, outs = [], [], [], [], set()
-    for _ in range(args.repeats):      # interleaved, so a burst of load on the machine hits all three
+    old, old_cpu, old_outs = [], [], set()
+    for _ in range(args.repeats):      # interleaved, so a burst of load on the machine hits all of them
         starts.append(run([sys.executable, "-c", "import partparse.cli"])[1])
         out, t, c = run(cli)
         plain.append(t)
         cpu.append(c)
         outs.add(out)
         grid.append(run(cli + ["--grid"])[1])
+        if old_env:
+            out, t, c = run(cli, env=old_env)
+            old.append(t)
+            old_cpu.append(c)
+            old_outs.add(out)
     assert len(outs) == 1, "runs disagree"
-    ours = json.loads(outs.pop())
+    ours_out = next(iter(outs))
+    ours = json.loads(ours_out)
     t_ours, t_grid = float(np.median(plain)), float(np.median(grid))
     print(f"ours:      score {ours['score']!r}: `partparse evaluate --json` median {t_ours:.2f}s wall "
           f"(runs {', '.join(f'{t:.2f}' for t in plain)}), {np.median(cpu):.2f}s CPU (user + system, all "
           f"processes); process start + imports {np.median(starts):.2f}s; with --grid {t_grid:.2f}s")
+    if old_env:
+        t_old = float(np.median(old))
+        print(f"before:    `partparse evaluate --json` from {args.before}: median {t_old:.2f}s wall (runs "
+              f"{', '.join(f'{t:.2f}' for t in old)}), {np.median(old_cpu):.2f}s CPU; output identical: "
+              f"{old_outs == {ours_out}}; speed-up {t_old / t_ours:.2f}x")
     phases = json.loads(run([sys.executable, "-c", PHASES.format(gt=str(gt), pred=str(pred))])[0])
     print("one run, by phase: " + ", ".join(f"{k} {v:.2f}s" for k, v in phases["phases"].items()))
+    print(f"load average at the end: {_load()}")
     if args.skip_reference:
         return
     files = [str(gt / "gt_vid_result.json"), str(gt / "gt_part_result.json"),
@@ -143,6 +165,13 @@ def main() -> None:
           f"~{26 * ref['score_time'] + ref['read']:.0f}s vs {t_grid:.2f}s")
     if not (same_psc and ref["score"] == ours["score"]):
         sys.exit("MISMATCH with the reference")
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3]) + " (1, 5, 15 min)"
+    except OSError:
+        return "unknown"
+
 
 if __name__ == "__main__":
     main()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from partparse.evaluation import part_state_accuracy as part_state_accuracy_module
+from partparse.evaluation import tps_join
 from partparse.evaluation.part_state_accuracy import part_state_accuracy
 from partparse.evaluation.tps_files import read_tables
 from partparse.evaluation.tps_flatten import flatten_general
@@ -133,3 +136,18 @@ def test_errors_are_those_of_the_general_walk():
     nan[vid][key]["humans"][0]["box"] = [float("nan")] * 4
     with pytest.raises(InputError, match="NaN coordinates"):
         TPSEvaluator(gv, gp, pv, nan)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), human_iou=st.sampled_from([0.001, 0.5]))
+def test_table_lookups_and_their_sorted_fallbacks_agree(seed, human_iou):
+    """The dense tables of the join (prediction x part name) and of the part-state majorities
+    (group x state) against the sorted searches used where those tables would be too large."""
+    gv, gp, pv, pp = _case(seed, state_acc=0.5)
+    gt, pred = ground_truth_tables(gv, gp), submission_tables(pv, pp)
+    dense = join_tables(gt, pred)
+    accuracy = list(part_state_accuracy(None, dense, human_iou).items())
+    with mock.patch.object(tps_join, "DENSE_LOOKUP", 0), \
+            mock.patch.object(part_state_accuracy_module, "MAJORITY_TABLE", 0):
+        _assert_same(join_tables(gt, pred), dense)
+        assert list(part_state_accuracy(None, dense, human_iou).items()) == accuracy

@@ -41,8 +41,9 @@ def part_iou_pairs(gt: np.ndarray, pred: np.ndarray, gt_rows: np.ndarray | None 
     out = np.empty(n, dtype=np.float64)
     for start in range(0, n, CHUNK):
         block = slice(start, start + CHUNK)
-        a = gt[block] if gt_rows is None else gt[gt_rows[block]]
-        b = pred[block] if pred_rows is None else pred[pred_rows[block]]
+        # (np.take gathers rows several times faster than fancy indexing does)
+        a = gt[block] if gt_rows is None else np.take(gt, gt_rows[block], axis=0)
+        b = pred[block] if pred_rows is None else np.take(pred, pred_rows[block], axis=0)
         out[block] = _iou(a, b)
     return out
 
@@ -63,7 +64,7 @@ def human_iou_matrix_pairs(gt: np.ndarray, pred: np.ndarray, g0: np.ndarray, gn:
     cols = pn[frame]
     gi = g0[frame] + local // cols
     pj = p0[frame] + local % cols
-    return _iou(gt[gi].astype(np.float32), pred[pj].astype(np.float32))
+    return _iou(np.take(gt, gi, axis=0).astype(np.float32), np.take(pred, pj, axis=0).astype(np.float32))
 
 
 def iou_matrix(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -50,8 +50,7 @@ def _gt_majorities(flat: FlatEvaluation) -> list[tuple[int, str, str]]:
     coarse_of = np.array([coarse_names.index(coarse_part(n)) for n in g.names], dtype=np.int64)
     group = g.part_video * len(coarse_names) + coarse_of[g.part_name]
     winners = _majority(group, g.part_state, g.states)
-    seen, first = np.unique(group, return_index=True)
-    rows = seen[np.argsort(first)].tolist()          # videos in order, then coarse parts as first seen
+    rows = _first_seen(group)                        # videos in order, then coarse parts as first seen
     return [(k // len(coarse_names), coarse_names[k % len(coarse_names)], g.states[winners[k]]) for k in rows]
 
 
@@ -71,19 +70,35 @@ def _predicted_majorities(flat: FlatEvaluation, human_iou: float) -> dict[tuple[
 
 def _majority(group: np.ndarray, state: np.ndarray, vocab: list) -> dict[int, int]:
     """``{group: state code}``: the most frequent state of each group; ties go to the state that sorts
-    first (as :func:`partparse.data.part_labels.majority_state`). Counted with one ``np.unique``."""
+    first (as :func:`partparse.data.part_labels.majority_state`). Counted in one ``bincount`` over
+    (group, state rank) where that table is small (it is: videos x 6 coarse parts x states), else sorted."""
     if not len(group):
         return {}
-    present = np.unique(state).tolist()                    # sort only the states that occur
-    by_name = sorted(present, key=vocab.__getitem__)
+    present = np.flatnonzero(np.bincount(state, minlength=len(vocab)))
+    by_name = sorted(present.tolist(), key=vocab.__getitem__)
     rank = np.zeros(len(vocab), dtype=np.int64)
     rank[by_name] = np.arange(len(by_name))
-    n = len(by_name)
+    n, n_groups = len(by_name), int(group.max()) + 1
+    if n_groups * n <= MAJORITY_TABLE:
+        counts = np.bincount(group * n + rank[state], minlength=n_groups * n).reshape(n_groups, n)
+        seen = np.flatnonzero(counts.any(axis=1))
+        return dict(zip(seen.tolist(), [by_name[r] for r in counts[seen].argmax(axis=1).tolist()]))  # 1st max
     keys, counts = np.unique(group * n + rank[state], return_counts=True)
     g, r = keys // n, keys % n
     order = np.lexsort((r, -counts, g))           # per group: highest count, then first state name
     first = order[np.r_[True, g[order][1:] != g[order][:-1]]]
     return {int(gg): by_name[int(rr)] for gg, rr in zip(g[first], r[first])}
+
+
+MAJORITY_TABLE = 1 << 24  # (group, state) cells up to which _majority counts with a table
+
+
+def _first_seen(group: np.ndarray) -> list[int]:
+    """The distinct values of ``group`` (small non-negative integers) in the order they first occur."""
+    first = np.full(int(group.max()) + 1 if len(group) else 0, len(group))
+    np.minimum.at(first, group, np.arange(len(group)))
+    seen = np.flatnonzero(first < len(group))
+    return seen[np.argsort(first[seen])].tolist()
 
 
 def _coded(values) -> CodedValues:

@@ -1,19 +1,23 @@
 """Read a ground-truth folder and a submission folder into tables, each in a process of its own.
 
-At the size of the Kinetics-TPS test set the two files hold ~20 M JSON values; building them as Python
-objects and walking them is most of the evaluation time. Each folder is parsed and turned into tables
-(:mod:`tps_tables`) in a forked child, so the two files use both cores when they are free, and only
-NumPy arrays (~150 MB) come back, through a memory-mapped temporary file; the children exit without
-freeing their objects. Children are forked, not spawned: they start in milliseconds with NumPy already
-imported. Where fork is not available (or the parent runs threads) both folders are read here, one after
-the other. See docs/benchmarks.md for the measurements behind these choices.
+At the size of the Kinetics-TPS test set the two part files hold ~20 M JSON values. Each folder is read
+in a forked child: the part file is mapped (not copied) into memory and decoded by :mod:`tps_decode`
+(msgspec for the nesting, array operations for boxes and states, no Python object per value); a file it
+refuses is read as before, ``json.loads`` and the dict walk of :mod:`tps_tables`. Only NumPy arrays
+(~170 MB) come back, through a memory-mapped temporary file; the children exit without freeing their
+objects. Children are forked, not spawned: they start in milliseconds with NumPy already imported. The
+parent imports SciPy's solver when the first child is done, on the core that child leaves idle. Where
+fork is not available (or the parent runs threads) both folders are read here, one after the other.
+See docs/benchmarks.md for the measurements behind these choices.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import mmap
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import tempfile
@@ -24,6 +28,7 @@ import numpy as np
 
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE, PRED_VID_FILE
 from partparse.evaluation.human_assignment import load_solver
+from partparse.evaluation.tps_decode import decode_ground_truth, decode_submission
 from partparse.evaluation.tps_tables import (
     GroundTruthTables, NotCanonical, SubmissionTables, ground_truth_tables, submission_tables,
 )
@@ -31,15 +36,37 @@ from partparse.io import InputError, gc_paused, read_json
 
 
 def read_ground_truth_tables(folder: str | os.PathLike) -> GroundTruthTables:
+    """Tables of a GT folder: decoded by :mod:`tps_decode`, or, for what it refuses, from the dicts."""
     folder = Path(folder)
     with gc_paused():
-        return ground_truth_tables(read_json(folder / GT_VID_FILE), read_json(folder / GT_PART_FILE))
+        gt_vid, part = read_json(folder / GT_VID_FILE), folder / GT_PART_FILE
+        try:
+            return decode_ground_truth(gt_vid, _file_bytes(part))
+        except (NotCanonical, OSError):
+            return ground_truth_tables(gt_vid, read_json(part))
 
 
 def read_submission_tables(folder: str | os.PathLike) -> SubmissionTables:
+    """Tables of a submission folder: decoded by :mod:`tps_decode`, or, for what it refuses, from the dicts."""
     folder = Path(folder)
     with gc_paused():
-        return submission_tables(read_json(folder / PRED_VID_FILE), read_json(folder / PRED_PART_FILE))
+        pred_vid, part = read_json(folder / PRED_VID_FILE), folder / PRED_PART_FILE
+        try:
+            return decode_submission(pred_vid, _file_bytes(part))
+        except (NotCanonical, OSError):
+            return submission_tables(pred_vid, read_json(part))
+
+
+def _file_bytes(path: Path):
+    """The bytes of ``path``, mapped read-only rather than read into a fresh buffer (~25 k page faults
+    for 100 MB, a third of a second here); on Linux every page is mapped in by one call
+    (``MAP_POPULATE``), not one fault per page. The mapping closes with its last view (``msgspec.Raw``)."""
+    with open(path, "rb") as fh:
+        if not os.fstat(fh.fileno()).st_size:
+            return b""                                       # (an empty file cannot be mapped)
+        if not hasattr(mmap, "MAP_POPULATE"):
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return mmap.mmap(fh.fileno(), 0, flags=mmap.MAP_PRIVATE | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
 
 
 def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
@@ -64,8 +91,7 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
             child.start()
             send.close()
             children.append((child, receive, spill))
-        load_solver()  # SciPy's import (~0.45 s of CPU) overlaps the children's parsing, not the join
-        results = [_receive(receive, spill) for _, receive, spill in children]
+        results = _results(children)
     finally:
         for child, receive, spill in children:
             receive.close()
@@ -77,6 +103,20 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
         if isinstance(result, BaseException):
             raise result
     return None if any(r is None for r in results) else tuple(results)
+
+
+def _results(children: list) -> list:
+    """The children's results, in their order. SciPy's import (~0.45 s of CPU) runs when the first child
+    is done: it then takes the core that child leaves idle instead of slowing both, and it is over
+    before the join needs the solver."""
+    results = [None] * len(children)
+    pending = {receive: k for k, (_, receive, _) in enumerate(children)}
+    while pending:
+        for receive in multiprocessing.connection.wait(list(pending)):
+            k = pending.pop(receive)
+            results[k] = _receive(receive, children[k][2])
+        load_solver()
+    return results
 
 
 def _can_fork() -> bool:
@@ -100,6 +140,7 @@ def _child(send, spill, read, folder: Path) -> None:
     the ``spill`` file (pickle protocol 5 buffers: no copy here, one ``mmap`` in the parent; a pipe
     moves ~100 MB several times slower). Exit without freeing the parsed JSON (about a second)."""
     gc.disable()
+    _reuse_freed_memory()
     try:
         result = read(folder)
     except (NotCanonical, InputError):
@@ -120,12 +161,29 @@ def _child(send, spill, read, folder: Path) -> None:
         os._exit(0)
 
 
+def _reuse_freed_memory() -> None:
+    """Ask glibc to keep the memory a child frees for its next allocations instead of returning it to
+    the system: the chunked array work of :mod:`json_leaves` then reuses the same pages, where each
+    fresh one costs a page fault (~60 k fewer faults, 0.2-0.4 s, for a test-set file). Only in the
+    short-lived children, which exit with ``os._exit``; elsewhere (no glibc) nothing changes."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)       # glibc's largest
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+
+
 def _receive(receive, spill):
     try:
         header, sizes = receive.recv()
     except EOFError:  # the child died (out of memory, killed, no room for its tables): read here instead
         return None
-    # a private mapping: the arrays are writable, and writes never reach the file
+    # a private mapping: the arrays are writable, and writes never reach the file (no MAP_POPULATE here:
+    # on a writable private mapping it copies every page)
     data = memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_COPY)) if sum(sizes) else memoryview(b"")
     offsets = np.cumsum([0] + sizes).tolist()
     return pickle.loads(header, buffers=[bytearray(0) if n == 0 else data[o:o + n] for o, n in zip(offsets, sizes)])

@@ -91,18 +91,11 @@ def _join_parts(gt: GroundTruthTables, pred: SubmissionTables, human_row: np.nda
     gt_row = np.repeat(segment_starts(gt.human_parts)[human_row[assigned]], n_parts) + segment_positions(n_parts)
     name = gt.part_name[gt_row]
 
-    # the predicted part of the same name: search (prediction row, name code) among the prediction's parts
-    n_names = max(len(gt.names), 1)
-    pred_name = _recode(pred.names, gt.names)[pred.part_name]
-    known = np.flatnonzero(pred_name >= 0)
-    owner = np.repeat(np.arange(len(pred.human_parts)), pred.human_parts)[known]
-    keys = owner * n_names + pred_name[known]
-    order = np.argsort(keys, kind="stable")
-    keys, known = keys[order], known[order]
-    wanted = human_pred[part_human] * n_names + name
-    pos = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    hit = np.flatnonzero(keys[pos] == wanted) if len(keys) else np.zeros(0, dtype=np.int64)
-    row = known[pos[hit]]                                      # predicted part of scored part ``hit``
+    # the predicted part of the same name (GT name codes; -1: a name the GT does not use)
+    found = _part_of(pred.human_parts, _recode(pred.names, gt.names)[pred.part_name], human_pred[part_human], name,
+                     max(len(gt.names), 1))
+    hit = np.flatnonzero(found >= 0)
+    row = found[hit]                                           # predicted part of scored part ``hit``
 
     pred_state = _recode(pred.states, states)[pred.state]
     state_start, box_start = segment_starts(pred.part_states), segment_starts(pred.part_boxes)
@@ -124,6 +117,34 @@ def _join_parts(gt: GroundTruthTables, pred: SubmissionTables, human_row: np.nda
                 prop_iou=part_iou_pairs(gt.part_box, pred.box, gt_prop, prop_box),
                 prop_state_ok=prop_state == gt.part_state[gt_prop],
                 part_top_state=CodedValues(top, states))
+
+
+DENSE_LOOKUP = 1 << 23  # (prediction, name) pairs up to which _part_of uses a table (32 MB of int32)
+
+
+def _part_of(human_parts: np.ndarray, part_name: np.ndarray, owner: np.ndarray, name: np.ndarray,
+             n_names: int) -> np.ndarray:
+    """For each ``(owner[i], name[i])``, the row of the part of that name among the parts of prediction
+    ``owner[i]`` (``human_parts`` parts each, names ``part_name`` coded below ``n_names``), or -1.
+
+    A prediction has at most one part of a name (they are the keys of its dict), so a dense table over
+    (prediction, name) holds every part; it is one scatter and one gather. Beyond ``DENSE_LOOKUP``
+    entries (thousands of part names) the keys are sorted and searched instead.
+    """
+    rows = np.flatnonzero(part_name >= 0)
+    keys = np.repeat(np.arange(len(human_parts)), human_parts)[rows] * n_names + part_name[rows]
+    wanted = owner * n_names + name
+    size = len(human_parts) * n_names
+    if size <= DENSE_LOOKUP:
+        table = np.full(size, -1, dtype=np.int32)
+        table[keys] = rows
+        return table[wanted].astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys, rows = keys[order], rows[order]
+    if not len(keys):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[pos] == wanted, rows[pos], -1)
 
 
 def _recode(vocab: list[str], into: list[str]) -> np.ndarray:

@@ -1,12 +1,14 @@
 """One official JSON file pair (ground truth or submission) turned into NumPy tables in one pass.
 
 Each side is read on its own (in its own process, see :mod:`tps_files`), so the metric never holds the
-parsed dicts of both files, and the join (:mod:`tps_join`) is array work. The readers only take the
-*canonical* form of the files: the documented nesting with lists, dicts and 4-number boxes where they
-belong and string part names and states. Anything else raises :class:`NotCanonical`, and the caller
-scores the dicts with the general walk of :mod:`tps_flatten`, which reproduces every error and oddity of
-the official script. On canonical files both give the same numbers: the boxes are converted by the same
-NumPy calls on the same values, and states are compared as codes of equal strings.
+parsed dicts of both files, and the join (:mod:`tps_join`) is array work. Files are decoded straight into
+these tables by :mod:`tps_decode`; the readers here take dicts (of the dict API, and of the files
+:mod:`tps_decode` refuses). The readers only take the *canonical* form of the files: the documented
+nesting with lists, dicts and 4-number boxes where they belong and string part names and states.
+Anything else raises :class:`NotCanonical`, and the caller scores the dicts with the general walk of
+:mod:`tps_flatten`, which reproduces every error and oddity of the official script. On canonical files
+both give the same numbers: the boxes are converted by the same NumPy calls on the same values, and
+states are compared as codes of equal strings.
 
 Rows follow the files: videos, their frames, the humans of each frame, the parts of each human (dict
 order), for a submission the proposals of each part. Counts per row give the nesting (``frame_humans``,
@@ -91,11 +93,12 @@ def ground_truth_tables(gt_vid, gt_part) -> GroundTruthTables:
                         states.append(part["verb"])
     except (KeyError, TypeError, AttributeError) as err:
         raise NotCanonical(f"ground truth: {type(err).__name__}: {err}") from None
-    name_codes, name_vocab = _codes(names)
-    state_codes, state_vocab = _codes(states)
+    name_codes, name_vocab = value_codes(names)
+    state_codes, state_vocab = value_codes(states)
     return GroundTruthTables(
-        gt_vid=gt_vid, video_frames=_counts(video_frames), frame_key=keys, frame_humans=_counts(frame_humans),
-        human_box=_boxes32(human_boxes), human_parts=_counts(human_parts), part_name=name_codes,
+        gt_vid=gt_vid, video_frames=count_array(video_frames), frame_key=keys,
+        frame_humans=count_array(frame_humans), human_box=_boxes32(human_boxes),
+        human_parts=count_array(human_parts), part_name=name_codes,
         part_box=_boxes64(numbers), part_state=state_codes, names=name_vocab, states=state_vocab)
 
 
@@ -134,20 +137,22 @@ def submission_tables(pred_vid, pred_part) -> SubmissionTables:
                         states += v
     except (KeyError, TypeError, AttributeError) as err:
         raise NotCanonical(f"submission: {type(err).__name__}: {err}") from None
-    name_codes, name_vocab = _codes(names)
-    state_codes, state_vocab = _codes(states)
+    name_codes, name_vocab = value_codes(names)
+    state_codes, state_vocab = value_codes(states)
     return SubmissionTables(
-        pred_vid=pred_vid, video_ids=list(pred_part), video_frames=_counts(video_frames), frame_key=keys,
-        frame_humans=_counts(frame_humans), human_box=_boxes32(human_boxes), human_parts=_counts(human_parts),
-        part_name=name_codes, part_boxes=_counts(part_boxes), part_states=_counts(part_states),
+        pred_vid=pred_vid, video_ids=list(pred_part), video_frames=count_array(video_frames), frame_key=keys,
+        frame_humans=count_array(frame_humans), human_box=_boxes32(human_boxes),
+        human_parts=count_array(human_parts), part_name=name_codes, part_boxes=count_array(part_boxes),
+        part_states=count_array(part_states),
         box=_boxes64(numbers), state=state_codes, names=name_vocab, states=state_vocab)
 
 
-def _counts(values: list[int]) -> np.ndarray:
+def count_array(values: list[int]) -> np.ndarray:
+    """Counts (lengths of a level of the nesting) as an int64 array."""
     return np.fromiter(values, dtype=np.int64, count=len(values))
 
 
-def _codes(values: list) -> tuple[np.ndarray, list[str]]:
+def value_codes(values: list) -> tuple[np.ndarray, list[str]]:
     """Integer codes of string ``values`` and their vocabulary (first-seen order).
 
     Strings only: two strings get the same code exactly when ``==`` (what the official script compares

@@ -1,0 +1,134 @@
+"""The canonical part files (``gt_part_result.json``, ``pred_part_result.json``) decoded straight into tables.
+
+:mod:`tps_tables` walks the dicts of ``json.loads``; at the size of the Kinetics-TPS test set that is
+~20 M Python objects to build (and to fault in the pages they fill) and walk again. Here msgspec decodes
+the nesting into typed structs, which checks the canonical shape on the way (frames are objects with a
+``humans`` list, humans objects with ``box`` and ``parts`` ...), and leaves every box and state as its
+JSON text (``msgspec.Raw``); :mod:`json_leaves` reads those with array operations. Reading a test-set
+submission into tables took 2.8 s of CPU that way, 1.5 s this way (docs/benchmarks.md).
+
+The tables are equal to those of :mod:`tps_tables` on the same file (tested on generated and odd files):
+like ``json``, msgspec keeps the last value of a repeated key (a dict keeps the first one's position)
+and ignores keys the metric does not read (``number``, ``name``). Anything msgspec or the leaf readers
+refuse (NaN or Infinity literals, lone surrogates, booleans or 1e400 for numbers, integers beyond 2**53
+in a human box, a string where a box belongs, invalid UTF-8 anywhere ...) raises :class:`NotCanonical`,
+and the caller reads the file the :mod:`tps_tables` way, which handles it as before.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+import msgspec
+import numpy as np
+
+from partparse.evaluation.json_leaves import box_rows, string_codes
+from partparse.evaluation.tps_tables import (
+    GroundTruthTables, NotCanonical, SubmissionTables, count_array, value_codes,
+)
+
+
+class _Part(msgspec.Struct, gc=False):      # gc=False: acyclic, so the collector need not track them
+    box: msgspec.Raw                        # GT: [x1, y1, x2, y2]; submission: a list of those
+    verb: msgspec.Raw                       # GT: a state; submission: a list of states
+
+
+class _Human(msgspec.Struct, gc=False):
+    box: msgspec.Raw
+    parts: dict[str, _Part]
+
+
+class _Frame(msgspec.Struct, gc=False):
+    humans: list[_Human]
+
+
+_DECODER = msgspec.json.Decoder(dict[str, dict[str, _Frame]])
+
+
+def decode_ground_truth(gt_vid, data) -> GroundTruthTables:
+    """Tables of the GT videos (``gt_vid``'s order) from the bytes of ``gt_part_result.json``."""
+    if type(gt_vid) is not dict:
+        raise NotCanonical("gt_vid_result.json is not a JSON object")
+    videos = _decode(data)
+    try:
+        walk = _Walk([videos[vid] for vid in gt_vid])
+    except KeyError as err:
+        raise NotCanonical(f"ground truth: no video {err}") from None
+    try:
+        part_box, _ = box_rows(walk.part_boxes, nested=False)
+        part_state, states, _ = string_codes(walk.part_verbs, nested=False)
+    except ValueError as err:
+        raise NotCanonical(f"ground truth: {err}") from None
+    name_codes, names = value_codes(walk.names)
+    return GroundTruthTables(
+        gt_vid=gt_vid, video_frames=count_array(walk.video_frames), frame_key=walk.keys,
+        frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
+        human_parts=count_array(walk.human_parts), part_name=name_codes, part_box=part_box, part_state=part_state,
+        names=names, states=states)
+
+
+def decode_submission(pred_vid, data) -> SubmissionTables:
+    """Tables of every video (file order) from the bytes of ``pred_part_result.json``."""
+    if type(pred_vid) is not dict:
+        raise NotCanonical("pred_vid_result.json is not a JSON object")
+    videos = _decode(data)
+    walk = _Walk(videos.values())
+    try:
+        box, part_boxes = box_rows(walk.part_boxes, nested=True)
+        state, states, part_states = string_codes(walk.part_verbs, nested=True)
+    except ValueError as err:
+        raise NotCanonical(f"submission: {err}") from None
+    name_codes, names = value_codes(walk.names)
+    return SubmissionTables(
+        pred_vid=pred_vid, video_ids=list(videos), video_frames=count_array(walk.video_frames), frame_key=walk.keys,
+        frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
+        human_parts=count_array(walk.human_parts), part_name=name_codes, part_boxes=part_boxes,
+        part_states=part_states, box=box, state=state, names=names, states=states)
+
+
+def _decode(data) -> dict:
+    """``data``: the file's bytes, or any buffer of them (an ``mmap``)."""
+    if np.frombuffer(data, dtype=np.uint8).max(initial=0) >= 0x80:
+        try:    # msgspec checks the UTF-8 of the strings it decodes, not of what it skips or leaves raw
+            codecs.utf_8_decode(data, "strict", True)
+        except UnicodeDecodeError:
+            raise NotCanonical("not UTF-8") from None
+    try:
+        return _DECODER.decode(data)
+    except (ValueError, RecursionError) as err:    # msgspec's DecodeError and ValidationError are ValueErrors
+        raise NotCanonical(f"msgspec: {err}") from None
+
+
+class _Walk:
+    """The nesting as flat lists, in file order: counts per level, frame keys, part names, and the raw
+    JSON of the human boxes, part boxes and part states."""
+
+    def __init__(self, videos):
+        self.video_frames, self.keys, self.frame_humans, self.human_boxes, self.human_parts = [], [], [], [], []
+        self.names, self.part_boxes, self.part_verbs = [], [], []
+        for frames in videos:
+            self.video_frames.append(len(frames))
+            self.keys += frames
+            for frame in frames.values():
+                humans = frame.humans
+                self.frame_humans.append(len(humans))
+                self.human_boxes += [h.box for h in humans]
+                for human in humans:
+                    parts = human.parts
+                    self.human_parts.append(len(parts))
+                    self.names += parts
+                    for part in parts.values():
+                        self.part_boxes.append(part.box)
+                        self.part_verbs.append(part.verb)
+
+
+def _human_boxes(texts: list) -> np.ndarray:
+    """Human boxes as float32, as :func:`tps_tables._boxes32` casts the JSON numbers. Beyond 2**53 an
+    integer is not exactly a float64, and casting it to float32 through one could round twice."""
+    try:
+        boxes, _ = box_rows(texts, nested=False)
+    except ValueError as err:
+        raise NotCanonical(f"a human box: {err}") from None
+    if len(boxes) and np.abs(boxes).max() >= 2.0 ** 53:
+        raise NotCanonical("a human box coordinate beyond 2**53")
+    return boxes.astype(np.float32)
