@@ -42,15 +42,10 @@ def recognition_table(runs: list[Path], gt_train: Path, gt_val: Path) -> str:
     gt_vid, gt_part = read_json(gt_val / "gt_vid_result.json"), read_json(gt_val / "gt_part_result.json")
     models = [(run.name, load_model_scores(run)) for run in runs]
     if len(models) > 1:
-        models.append(("ensemble, equal weights", fuse_models([m for _, m in models])))
-        searched = search_head_weights([run / "val_scores.npz" for run in runs])
-        weights = searched["action"]["weights"]
-        fused = fuse_models([m for _, m in models[:len(runs)]], weights)
-        # the part heads take their own searched weights
-        for head, found in searched.items():
-            if head != "action" and head in fused.scores:
-                fused.scores[head] = fuse_models([m for _, m in models[:len(runs)]], found["weights"]).scores[head]
-        models.append((f"ensemble, weights searched on val (action {weights})", fused))
+        singles = [m for _, m in models]
+        searched = {h: found["weights"] for h, found in search_head_weights([run / "val_scores.npz" for run in runs]).items()}
+        models.append(("ensemble, equal weights", fuse_models(singles)))
+        models.append((f"ensemble, weights searched on val (action {searched['action']})", fuse_models(singles, searched)))
     lines = ["| model | action top-1 | part states from | " + " | ".join(COARSE_PARTS) + " | mean |",
              "|---|---|---|" + "---|" * (len(COARSE_PARTS) + 1)]
     for name, scores in models:

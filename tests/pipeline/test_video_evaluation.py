@@ -51,8 +51,9 @@ def test_heads_prior_and_prior_with_true_action_are_counted_per_part():
 def test_fusion_averages_aligned_scores_with_weights():
     a = _model([[1, 0], [1, 0], [1, 0]], [[1, 0, 0]] * 3)
     b = _model([[0, 1], [0, 1], [0, 1]], [[0, 0, 1]] * 3, ids=("v3", "v2", "v1"))
-    fused = fuse_models([a, b], [3, 1])
+    fused = fuse_models([a, b], {"action": [3, 1]})
     np.testing.assert_allclose(fused.scores["action"], [[0.75, 0.25]] * 3)
+    np.testing.assert_allclose(fused.scores["hand"], [[0.5, 0, 0.5]] * 3)        # a head not named: equal weights
     assert evaluate_video_recognition(fused, GT_VID, GT_PART, PRIOR, ["hand"]).action_top1 == pytest.approx(2 / 3)
     with pytest.raises(InputError, match="v9"):
         a.aligned(["v9"])

@@ -13,8 +13,7 @@ counted for it. Sources of a predicted state, as in :func:`~partparse.pipeline.v
 - ``prior_gt_action``: the same prior given the *true* action (what the baseline reaches with a perfect
   action classifier).
 
-Several models are fused by :func:`~partparse.pipeline.score_fusion.fuse_scores` with per-model weights
-(equal unless given) before any of this.
+Several models are fused per head with per-model weights (equal unless given) before any of this.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import numpy as np
 from partparse.data.part_labels import state_of_label, video_part_states
 from partparse.io import InputError, read_json
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
-from partparse.pipeline.score_fusion import fuse_scores, load_scores
+from partparse.pipeline.score_fusion import fuse_heads, load_scores
 
 STATE_SOURCES = ("heads", "prior", "prior_gt_action")
 
@@ -79,19 +78,17 @@ class VideoRecognitionResult:
         return float(np.mean(values)) if values else float("nan")
 
 
-def fuse_models(models: Sequence[ModelScores], weights: Sequence[float] | None = None) -> ModelScores:
-    """Weighted average of the models' scores per head (heads all models have, with equal class names)."""
+def fuse_models(models: Sequence[ModelScores], weights: Mapping[str, Sequence[float]] | None = None) -> ModelScores:
+    """The models' scores averaged per head (:func:`~partparse.pipeline.score_fusion.fuse_heads`) with
+    ``weights`` ``{head: [w per model]}`` (heads not named: equal weights), over the heads every model
+    has with the same class names, in the first model's video order."""
     if not models:
         raise ValueError("no model to fuse")
-    weights = list(weights) if weights is not None else [1.0] * len(models)
-    ids = models[0].video_ids
-    aligned = [m.aligned(ids) for m in models]
-    fused, names = {}, {}
-    for head in models[0].scores:
-        if all(head in m.scores and m.class_names.get(head) == models[0].class_names.get(head) for m in aligned):
-            fused[head] = fuse_scores([m.scores[head] for m in aligned], weights)
-            names[head] = list(models[0].class_names[head])
-    return ModelScores(list(ids), fused, names)
+    aligned = [m.aligned(models[0].video_ids) for m in models]
+    names = {h: list(n) for h, n in models[0].class_names.items()
+             if all(h in m.scores and m.class_names.get(h) == n for m in aligned)}
+    fused = fuse_heads([{h: m.scores[h] for h in names} for m in aligned], weights or {})
+    return ModelScores(list(models[0].video_ids), fused, names)
 
 
 def evaluate_video_recognition(model: ModelScores, gt_vid: Mapping[str, str], gt_part: Mapping[str, Mapping],

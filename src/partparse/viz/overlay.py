@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
-from torchvision.ops import box_iou
+from torchvision.ops import nms
 
 from partparse.data.synthetic.video_io import H264Writer
 from partparse.data.video_reader import VideoReader
@@ -82,14 +82,12 @@ def shown_persons(frame: FramePrediction | None, style: OverlayStyle) -> list:
     """The persons of ``frame`` that ``style`` draws, best-scoring first (no score counts as 1)."""
     persons = [p for p in (frame.persons if frame is not None else [])
                if p.score is None or p.score >= style.min_person_score]
-    persons.sort(key=lambda p: -(1.0 if p.score is None else p.score))
+    scores = torch.tensor([1.0 if p.score is None else p.score for p in persons], dtype=torch.float64)
+    order = torch.argsort(scores, descending=True, stable=True)
     if style.person_nms_iou is not None and len(persons) > 1:
-        iou = box_iou(*(torch.tensor([p.box for p in persons], dtype=torch.float64),) * 2)
-        kept: list[int] = []
-        for i in range(len(persons)):
-            if all(iou[i, j] <= style.person_nms_iou for j in kept):
-                kept.append(i)
-        persons = [persons[i] for i in kept]
+        boxes = torch.tensor([p.box for p in persons], dtype=torch.float64)
+        order = nms(boxes, scores, style.person_nms_iou)  # kept indices, best first
+    persons = [persons[i] for i in order.tolist()]
     return persons[:style.max_persons]
 
 
