@@ -49,7 +49,11 @@ def barrier(info: DistInfo) -> None:
 
 
 def cleanup(info: DistInfo) -> None:
+    """Leave the process group together: a rank that tears gloo down while another is still sending
+    (e.g. rank 0 writing its last checkpoint) can abort the other ("terminate called without an active
+    exception"), so every rank waits at a barrier first."""
     if info.distributed and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
