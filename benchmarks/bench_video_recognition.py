@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from partparse.config import read_recipe_dict  # noqa: E402
 from partparse.data.vocabulary import COARSE_PARTS  # noqa: E402
 from partparse.io import read_json  # noqa: E402
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates  # noqa: E402
@@ -61,14 +62,13 @@ def recognition_table(runs: list[Path], gt_train: Path, gt_val: Path) -> str:
 
 
 def frozen_bn_table(frozen: Path, trained: Path) -> str:
-    lines = ["| fine-tuning | epochs | " + " | ".join(["action", *COARSE_PARTS]) + " | best action top-1 (epoch) |",
+    lines = ["| fine-tuning | epochs | " + " | ".join(["action", *COARSE_PARTS]) + " | best action top-1 (validation #) |",
              "|---|---|" + "---|" * (len(COARSE_PARTS) + 2)]
     for name, run in (("BN frozen", frozen), ("BN trained", trained)):
         history = json.loads((run / "val_history.json").read_text())
         last = history[-1]
         best = max(range(len(history)), key=lambda k: history[k].get("top1_action", 0.0))
-        recipe = (run / "recipe.yaml").read_text()
-        epochs = next((ln.split(":")[1].strip() for ln in recipe.splitlines() if ln.strip().startswith("epochs:")), "?")
+        epochs = read_recipe_dict(run / "recipe.yaml")["schedule"]["epochs"]
         cells = [_pct(last.get(f"top1_{h}", float("nan"))) for h in ["action", *COARSE_PARTS]]
         lines.append(f"| {name} | {epochs} | " + " | ".join(cells)
                      + f" | {_pct(history[best]['top1_action'])} ({best + 1}) |")

@@ -33,8 +33,9 @@ from partparse.io import InputError, read_json
 
 
 @dataclass
-class TopDownTransformConfig:
-    train: bool = True
+class TopDownCropConfig:
+    """Crop geometry and training augmentation of a top-down pose crop (what a pose recipe sets)."""
+
     input_size: list[int] = field(default_factory=lambda: [256, 192])   # crop (H, W)
     padding: float = 1.25
     flip_prob: float = 0.5
@@ -44,6 +45,13 @@ class TopDownTransformConfig:
     scale_prob: float = 1.0
     rotate_factor: float = 80.0        # degrees
     rotate_prob: float = 0.6
+
+
+@dataclass
+class TopDownTransformConfig(TopDownCropConfig):
+    """A crop config plus ``train``: augment (training) or only crop (evaluation, inference)."""
+
+    train: bool = True
 
 
 def _truncated_normal() -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from partparse.data.coco_keypoints import TopDownCropConfig
 from partparse.engine.optim import OptimConfig, ScheduleConfig
 from partparse.engine.trainer import TrainConfig
 from partparse.models.hrnet import IMAGENET_MEAN, IMAGENET_STD
@@ -33,18 +34,9 @@ class PoseModelConfig:
 
 
 @dataclass
-class PoseInputConfig:
-    """Crop geometry and training augmentation (:class:`partparse.data.coco_keypoints.TopDownTransformConfig`)."""
-
-    input_size: list[int] = field(default_factory=lambda: [256, 192])   # (H, W)
-    padding: float = 1.25
-    flip_prob: float = 0.5
-    shift_factor: float = 0.16
-    shift_prob: float = 0.3
-    scale_range: list[float] = field(default_factory=lambda: [0.5, 1.5])
-    scale_prob: float = 1.0
-    rotate_factor: float = 80.0
-    rotate_prob: float = 0.6
+class PoseInputConfig(TopDownCropConfig):
+    """Crop geometry and training augmentation (the fields of
+    :class:`partparse.data.coco_keypoints.TopDownCropConfig`, defaults of mmpose's 256x192 recipes)."""
 
 
 @dataclass

@@ -37,7 +37,7 @@ POSE_BUILDERS = {"hrnet_w18_small": hrnet_w18_small, "hrnet_w18": hrnet_w18, "hr
 def build_pose_datasets(recipe: PoseRecipe) -> tuple[COCOTopDownDataset, COCODetectionDataset]:
     """Augmented training crops, and validation images with their ground-truth person boxes."""
     root, d, i = Path(recipe.data.root), recipe.data, recipe.input
-    tf = TopDownTransformConfig(train=True, **asdict(i))        # PoseInputConfig mirrors its fields
+    tf = TopDownTransformConfig(train=True, **asdict(i))        # PoseInputConfig is a TopDownCropConfig
     train = COCOTopDownDataset(root / d.train_ann, root / d.image_dir, tf)
     val = COCODetectionDataset(root / d.val_ann, root / (d.val_image_dir or d.image_dir), None,
                                DetectionTransformConfig(train=False))
