@@ -75,7 +75,7 @@ class OneHotScorer:
         self.class_names = {h: list(n) for h, n in class_names.items()}
         self.labels = dict(labels)
 
-    def score(self, video_path: str) -> dict[str, np.ndarray]:
+    def score(self, video_path: str, persons=None) -> dict[str, np.ndarray]:
         out = {}
         for head, names in self.class_names.items():
             p = np.zeros(len(names))

@@ -1,6 +1,7 @@
 """``partparse synth``: generate a SynTPS synthetic dataset, or preview one of its videos.
 
     partparse synth --out DIR --videos N --seed S [--actions K --fps 15 --size 320x240 --frames 64 --val-fraction 0.2 --workers 2]
+    partparse synth --out DIR --preset bench [--workers 2]      # the SynTPS benchmark (data/synthetic/presets.py)
     partparse synth --preview DIR/VIDEO_ID_OR_PATH [--out sheet.png]
 """
 
@@ -27,7 +28,11 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+_CONTENT_OPTIONS = ("videos", "seed", "actions", "fps", "size", "frames", "val_fraction")
+
+
 def synth(
+    ctx: typer.Context,
     out: Annotated[Optional[Path], typer.Option("--out", help="Dataset folder to create (with --preview: the PNG to write).")] = None,
     videos: Annotated[int, typer.Option(help="Number of videos.")] = 40,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical annotations.")] = 0,
@@ -39,6 +44,7 @@ def synth(
     workers: Annotated[int, typer.Option(help="Processes rendering videos in parallel.")] = 1,
     force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder.")] = False,
     preview: Annotated[Optional[str], typer.Option(help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="A named dataset (bench: the SynTPS benchmark); fixes every content option.")] = None,
 ) -> None:
     """Generate a synthetic dataset in the Kinetics-TPS layout (SynTPS), or preview one of its videos."""
     from partparse.data.synthetic.generator import SynthConfig, generate_dataset
@@ -57,9 +63,18 @@ def synth(
             raise InputError(f"{out}: exists and is not a folder")
         if out.is_dir() and any(out.iterdir()) and not force:
             raise InputError(f"{out}: folder is not empty (use --force to write into it)")
-        width, height = parse_size(size)
-        cfg = SynthConfig(videos=videos, seed=seed, actions=actions, fps=fps, width=width, height=height,
-                          frames=frames, val_fraction=val_fraction)
+        if preset is not None:
+            from partparse.data.synthetic.presets import preset_config
+
+            given = [f"--{n.replace('_', '-')}" for n in _CONTENT_OPTIONS
+                     if getattr(ctx.get_parameter_source(n), "name", "DEFAULT") != "DEFAULT"]
+            if given:
+                raise ValueError(f"--preset {preset} fixes the content: drop {', '.join(given)}")
+            cfg = preset_config(preset)
+        else:
+            width, height = parse_size(size)
+            cfg = SynthConfig(videos=videos, seed=seed, actions=actions, fps=fps, width=width, height=height,
+                              frames=frames, val_fraction=val_fraction)
         with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as bar:
             task = bar.add_task("videos", total=cfg.videos)

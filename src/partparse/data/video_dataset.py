@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from partparse.data.clip_modality import ClipModality
 from partparse.data.clip_sampling import ClipSampler
+from partparse.data.person_window import crop_to_window, person_window
 from partparse.data.video_reader import VideoReader
 from partparse.data.video_transforms import ClipTransform
 from partparse.io import InputError
@@ -46,11 +48,25 @@ class VideoClipDataset(Dataset):
             videos at small sizes, where decoding costs more than the model (SynTPS at 64 px: 1 MB a
             video, 48 ms a clip to decode); every DataLoader worker holds its own copy, so pair it with
             ``persistent_workers`` or ``num_workers=0``. The frames delivered are the same as without it.
+        modality: rgb frames or RGB differences (:class:`~partparse.data.clip_modality.ClipModality`).
+        person_boxes: per video, the person boxes ``(N_k, 4)`` xyxy of its keyframes (ground truth: no
+            scores, the largest box anchors): frames are decoded at full size, cropped to the video's
+            person window (:func:`~partparse.data.person_window.person_window` with ``person_margin``)
+            and resized to ``window_size`` squared: person-centred clips. ``None``: whole frames.
     """
 
     def __init__(self, videos: Sequence[tuple[str | os.PathLike, Any]], sampler: ClipSampler,
-                 transform: ClipTransform, decode_short_side: int | None = None, cache_frames: bool = False) -> None:
+                 transform: ClipTransform, decode_short_side: int | None = None, cache_frames: bool = False,
+                 modality: ClipModality = ClipModality(),
+                 person_boxes: Sequence[Sequence[np.ndarray]] | None = None, person_margin: float = 1.2,
+                 window_size: int | None = None) -> None:
         self.videos = [(Path(p), label) for p, label in videos]
+        if person_boxes is not None and (len(person_boxes) != len(self.videos) or window_size is None):
+            raise ValueError("person_boxes needs one list of keyframe boxes per video and a window_size")
+        self.person_boxes = None if person_boxes is None else list(person_boxes)
+        self.person_margin = person_margin
+        self.window_size = window_size
+        self.modality = modality
         self.sampler = sampler
         self.transform = transform
         self.decode_short_side = decode_short_side
@@ -67,22 +83,39 @@ class VideoClipDataset(Dataset):
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         if self.cache_frames:
             if i not in self._frames:
-                with VideoReader(path, short_side=self.decode_short_side) as reader:
-                    self._frames[i] = reader.read_all()
+                self._frames[i] = self._decode_all(i)
             video = self._frames[i]
-            inds = self.sampler(len(video), rng)
+            inds = self._indices(len(video), rng)
+            frames = video[inds.reshape(-1)]
+        elif self.person_boxes is not None:
+            video = self._decode_all(i)
+            inds = self._indices(len(video), rng)
             frames = video[inds.reshape(-1)]
         else:
             with VideoReader(path, short_side=self.decode_short_side) as reader:
-                inds = self.sampler(reader.num_frames, rng)
+                inds = self._indices(reader.num_frames, rng)
                 frames = reader.read_frames(inds.reshape(-1))
         frames = frames.reshape(*inds.shape, *frames.shape[1:])  # (num_clips, T, H, W, 3)
         if self.sampler.test_mode:
-            views = [self.transform(clip) for clip in frames]
+            views = [self.modality.apply(self.transform(clip)) for clip in frames]
             inputs = torch.cat([v if v.ndim == 5 else v[None] for v in views])
         else:
-            inputs = self.transform(frames[0])
+            inputs = self.modality.apply(self.transform(frames[0]))
         return {"inputs": inputs, "label": label, "frame_inds": torch.from_numpy(inds), "path": str(path)}
+
+    def _indices(self, num_frames: int, rng: np.random.Generator | None) -> np.ndarray:
+        """Frames to decode ``(num_clips, T')``: the sampler's clips, expanded by the modality."""
+        return self.modality.expand(self.sampler(self.modality.base_frames(num_frames), rng), num_frames)
+
+    def _decode_all(self, i: int) -> np.ndarray:
+        """Every frame of video ``i``: at ``decode_short_side``, or cropped to its person window."""
+        path = self.videos[i][0]
+        if self.person_boxes is None:
+            with VideoReader(path, short_side=self.decode_short_side) as reader:
+                return reader.read_all()
+        with VideoReader(path) as reader:
+            window = person_window(self.person_boxes[i], None, reader.width, reader.height, self.person_margin)
+            return crop_to_window(reader.read_all(), window, self.window_size)
 
 
 def list_videos(root: str | os.PathLike, split: str | None = None,

@@ -8,6 +8,7 @@ CSN warm-up 16 *iterations* in the report vs 16 *epochs* in the configs, gradien
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -16,7 +17,7 @@ from torch import nn
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"                 # sgd | adam (mmpose's HRNet recipes: Adam, lr 5e-4, no weight decay)
+    name: str = "sgd"                 # sgd | adam (mmpose's HRNet recipes: Adam, lr 5e-4, no weight decay) | adamw
     lr: float = 0.01                  # total learning rate for the whole batch (all GPUs)
     momentum: float = 0.9
     nesterov: bool = True             # the report; the authors' configs leave it off
@@ -33,6 +34,7 @@ class ScheduleConfig:
     warmup_iters: int = 0             # linear warm-up length in iterations (report: 1800 det., 16 CSN)
     warmup_epochs: float = 0.0        # alternative length in epochs (authors' CSN config: 16); adds to iters
     warmup_start: float = 0.1         # lr factor at iteration 0 of the warm-up
+    policy: str = "step"              # step (milestones x gamma, the report) | cosine (to 0 over all epochs)
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -48,14 +50,22 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
         groups = [g for g in groups if g["params"]]
     if cfg.name == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr)
+    if cfg.name == "adamw":  # decoupled weight decay (the CPU from-scratch recipes)
+        return torch.optim.AdamW(groups, lr=cfg.lr)
     if cfg.name != "sgd":
-        raise ValueError(f"optim.name must be 'sgd' or 'adam', got {cfg.name!r}")
+        raise ValueError(f"optim.name must be 'sgd', 'adam' or 'adamw', got {cfg.name!r}")
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
 
 
 def lr_factor(iteration: int, iters_per_epoch: int, cfg: ScheduleConfig) -> float:
-    """Multiplier of the base lr at a (0-based) global iteration: warm-up x step decay."""
-    decay = cfg.gamma ** bisect.bisect_right(sorted(cfg.milestones), iteration // max(1, iters_per_epoch))
+    """Multiplier of the base lr at a (0-based) global iteration: warm-up x decay (step or cosine)."""
+    if cfg.policy == "cosine":
+        total = max(1, cfg.epochs * max(1, iters_per_epoch))
+        decay = 0.5 * (1.0 + math.cos(math.pi * min(iteration, total) / total))
+    elif cfg.policy == "step":
+        decay = cfg.gamma ** bisect.bisect_right(sorted(cfg.milestones), iteration // max(1, iters_per_epoch))
+    else:
+        raise ValueError(f"schedule.policy must be 'step' or 'cosine', got {cfg.policy!r}")
     warm = cfg.warmup_iters + int(round(cfg.warmup_epochs * iters_per_epoch))
     if iteration < warm:
         return decay * (cfg.warmup_start + (1.0 - cfg.warmup_start) * iteration / warm)

@@ -17,6 +17,8 @@ from torch import nn
 
 from partparse.config import load_recipe, read_recipe_dict
 from partparse.io import InputError, read_json
+from partparse.model_zoo import is_zoo_name
+from partparse.model_zoo import resolve as resolve_zoo
 
 TASKS = ("detection", "pose", "video")
 
@@ -39,7 +41,10 @@ def recipe_class(task: str) -> type:
 
 
 def checkpoint_of(path: str | Path) -> tuple[Path, Path]:
-    """``(work dir, checkpoint file)`` of a work dir (``best.pth``, else ``latest.pth``) or of a ``.pth``."""
+    """``(work dir, checkpoint file)`` of a work dir (``best.pth``, else ``latest.pth``), of a ``.pth``, or
+    of a model-zoo name ``zoo:<name>`` (its files checked against the manifest's sha256 first)."""
+    if is_zoo_name(path):
+        path = resolve_zoo(str(path))
     path = Path(path)
     if path.is_dir():
         for name in ("best.pth", "latest.pth"):

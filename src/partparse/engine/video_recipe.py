@@ -42,6 +42,12 @@ class ClipConfig:
     test_crop_size: int = 256
     mean: list[float] = field(default_factory=lambda: list(CSN_MEAN))
     std: list[float] = field(default_factory=lambda: list(CSN_STD))
+    modality: str = "rgb"                  # rgb (the report) | rgb_diff (TSN's RGB difference: motion)
+    diff_offset: int = 2                   # rgb_diff: x[t + offset] - x[t]
+    diff_scale: float = 3.0                # rgb_diff: multiplies the (normalised) difference
+    person_centred: bool = False           # crop every frame to the main person's square window, resized
+                                           # to short_side (data/person_window.py); the report: full frame
+    person_margin: float = 1.2             # window side = margin x the person's extent over the video
 
 
 @dataclass
@@ -49,6 +55,7 @@ class VideoDataConfig:
     root: str = "data/kinetics-tps"        # <root>/{split}_videos/<class>/<video>.mp4 + annotations
     train_split: str = "train"
     val_split: str = "val"                 # Kinetics-TPS: "test"
+    val_root: str | None = None            # validation videos from another dataset (None: root)
     heads: list[str] = field(default_factory=lambda: ["action", *COARSE_PARTS])
     cache_frames: bool = False             # keep decoded videos in memory (small, short videos: SynTPS on CPU)
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from partparse.data.clip_modality import ClipModality
 from partparse.data.clip_sampling import ClipSampler
 from partparse.data.part_labels import LabelSpace, build_label_spaces, video_labels
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, ground_truth_to_json, load_annotation_tree
@@ -47,6 +48,18 @@ def video_label_table(root: Path, split: str, coarse: list[str]) -> dict[str, di
     return {v: video_labels(a, part.get(v, {}), coarse) for v, a in vid.items()}
 
 
+def keyframe_person_boxes(root: Path, split: str) -> dict[str, list[np.ndarray]]:
+    """``{video: [(N_k, 4) GT person boxes of each annotated frame, in frame order]}``: what the
+    person-centred clips of training and validation are cut around."""
+    _, part = split_annotations(root, split)
+    out = {}
+    for vid, frames in part.items():
+        keys = sorted(frames, key=lambda k: (len(k), k))
+        out[vid] = [np.asarray([h["box"] for h in frames[k].get("humans", [])], np.float64).reshape(-1, 4)
+                    for k in keys]
+    return out
+
+
 def encode_labels(names: Mapping[str, str], spaces: Mapping[str, LabelSpace]) -> dict[str, int]:
     return {h: spaces[h].get(names[h]) for h in spaces}
 
@@ -54,34 +67,47 @@ def encode_labels(names: Mapping[str, str], spaces: Mapping[str, LabelSpace]) ->
 def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoClipDataset, dict[str, LabelSpace]]:
     """Train and validation datasets (labels as ``{head: index}``) and the training label spaces."""
     root = Path(recipe.data.root)
+    val_root = Path(recipe.data.val_root) if recipe.data.val_root else root
     coarse = [h for h in recipe.data.heads if h != "action"]
     train_labels = video_label_table(root, recipe.data.train_split, coarse)
-    val_labels = video_label_table(root, recipe.data.val_split, coarse)
+    val_labels = video_label_table(val_root, recipe.data.val_split, coarse)
     spaces = {h: s for h, s in build_label_spaces(train_labels, coarse).items() if h in recipe.data.heads}
     c = recipe.clips
+    modality = ClipModality(c.modality, c.diff_offset, c.diff_scale)
 
-    def items(split: str, table: dict) -> list[tuple[Path, dict[str, int]]]:
+    def items(where: Path, split: str, table: dict) -> list[tuple[Path, dict[str, int]]]:
         out = []
-        for path, _cls in list_videos(root, split):
+        for path, _cls in list_videos(where, split):
             vid = path.stem
             if vid not in table:
                 raise InputError(f"{path}: video has no annotation in split {split!r}")
             out.append((path, encode_labels(table[vid], spaces)))
         return out
 
-    train = VideoClipDataset(items(recipe.data.train_split, train_labels),
+    def person_options(where: Path, split: str, videos: list[tuple[Path, Any]]) -> dict[str, Any]:
+        if not c.person_centred:
+            return {"decode_short_side": c.short_side}
+        boxes = keyframe_person_boxes(where, split)
+        return {"person_boxes": [boxes.get(p.stem, []) for p, _ in videos], "person_margin": c.person_margin,
+                "window_size": c.short_side}
+
+    train_items = items(root, recipe.data.train_split, train_labels)
+    val_items = items(val_root, recipe.data.val_split, val_labels)
+    train = VideoClipDataset(train_items,
                              ClipSampler(c.clip_len, c.frame_interval, 1, test_mode=False),
                              build_train_transform(TrainClipTransformConfig(
                                  short_side=c.short_side, crop=c.train_crop, crop_size=c.crop_size,
                                  area_range=tuple(c.area_range), flip_prob=c.flip_prob,
                                  mean=tuple(c.mean), std=tuple(c.std))),
-                             decode_short_side=c.short_side, cache_frames=recipe.data.cache_frames)
-    val = VideoClipDataset(items(recipe.data.val_split, val_labels),
+                             cache_frames=recipe.data.cache_frames, modality=modality,
+                             **person_options(root, recipe.data.train_split, train_items))
+    val = VideoClipDataset(val_items,
                            ClipSampler(c.clip_len, c.frame_interval, c.num_test_clips, test_mode=True),
                            build_eval_transform(EvalClipTransformConfig(
                                short_side=c.short_side, crop=c.test_crop, crop_size=c.test_crop_size,
                                mean=tuple(c.mean), std=tuple(c.std))),
-                           decode_short_side=c.short_side, cache_frames=recipe.data.cache_frames)
+                           cache_frames=recipe.data.cache_frames, modality=modality,
+                           **person_options(val_root, recipe.data.val_split, val_items))
     return train, val, spaces
 
 

@@ -23,6 +23,8 @@ from typing import Iterable
 import torch
 
 from partparse.io import InputError, read_json
+from partparse.model_zoo import is_zoo_name
+from partparse.model_zoo import resolve as resolve_zoo
 from partparse.pipeline.adapters import (
     HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, PoseEstimatorConfig, YOLOFPartDetector,
     YOLOFPersonDetector,
@@ -128,7 +130,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_class_prior(path: str | Path) -> ClassPriorPartStates:
-    """A class prior from a GT folder (fitted) or from a JSON table ``{action: {coarse: state}}``."""
+    """A class prior from a GT folder (fitted), from a JSON table ``{action: {coarse: state}}``, or from
+    a model-zoo entry holding such a table (``zoo:syntps/class-prior``)."""
+    if is_zoo_name(path):
+        folder = resolve_zoo(str(path))
+        path = next(iter(sorted(folder.glob("*.json"))), folder / "class_prior.json")
     path = Path(path)
     if path.is_dir():
         return ClassPriorPartStates.fit(read_json(path / "gt_vid_result.json"), read_json(path / "gt_part_result.json"))

@@ -167,7 +167,8 @@ class PartParser:
                 if progress is not None:
                     progress(len(frames), len(keyframes))
         with timer("video"):
-            scores = self.video_scorer.score(str(path)) if self.video_scorer is not None else {}
+            persons = [(f.detected_boxes, f.scores) for f in frames]
+            scores = self.video_scorer.score(str(path), persons) if self.video_scorer is not None else {}
         names = {h: list(n) for h, n in self.video_scorer.class_names.items()} if self.video_scorer else {}
         coarse = list(dict.fromkeys([*COARSE_PARTS, *(coarse_part(p) for f in frames for d in f.parts for p in d.parts)]))
         labels = video_labels(scores, names, coarse, self.config.part_states, self.state_prior,

@@ -12,7 +12,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from partparse.pipeline.stages import PartDetections, PartDetector, PersonDetections, PersonDetector, PoseEstimator, VideoScorer
+from partparse.pipeline.stages import (
+    KeyframePersons, PartDetections, PartDetector, PersonDetections, PersonDetector, PoseEstimator, VideoScorer,
+)
 
 
 def digest(*items: Any) -> str:
@@ -72,15 +74,16 @@ class CachedPartDetector:
 
 
 class CachedVideoScorer:
-    """Caches by video path (a video file is assumed not to change during the run)."""
+    """Caches by video path and person boxes (a video file is assumed not to change during the run)."""
 
     def __init__(self, stage: VideoScorer) -> None:
         self.stage, self.cache, self.hits = stage, {}, 0
         self.class_names = stage.class_names
 
-    def score(self, video_path: str) -> dict[str, np.ndarray]:
-        if video_path in self.cache:
+    def score(self, video_path: str, persons: KeyframePersons | None = None) -> dict[str, np.ndarray]:
+        key = (video_path, None if persons is None else digest(*(a for pair in persons for a in pair)))
+        if key in self.cache:
             self.hits += 1
         else:
-            self.cache[video_path] = self.stage.score(video_path)
-        return self.cache[video_path]
+            self.cache[key] = self.stage.score(video_path, persons)
+        return self.cache[key]

@@ -85,6 +85,10 @@ class PartDetector(Protocol):
                      keypoint_scores: np.ndarray | None) -> list[PartDetections]: ...
 
 
+#: Per keyframe, in frame order: person boxes ``(N, 4)`` continuous xyxy pixels and their scores ``(N,)``.
+KeyframePersons = Sequence[tuple[np.ndarray, np.ndarray]]
+
+
 @runtime_checkable
 class VideoScorer(Protocol):
     """Video-level class scores: ``{head: (num_classes,) probabilities}`` for the heads it was trained for
@@ -92,4 +96,7 @@ class VideoScorer(Protocol):
 
     class_names: Mapping[str, Sequence[str]]
 
-    def score(self, video_path: str) -> dict[str, np.ndarray]: ...
+    def score(self, video_path: str, persons: KeyframePersons | None = None) -> dict[str, np.ndarray]:
+        """``persons``: the parser's person boxes and scores of each keyframe, for scorers that cut clips
+        around the main person (ignored by the others)."""
+        ...

@@ -16,11 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from partparse.data.clip_modality import ClipModality
 from partparse.data.clip_sampling import ClipSampler
+from partparse.data.person_window import crop_to_window, person_window
 from partparse.data.video_reader import VideoReader
 from partparse.data.video_transforms import CSN_MEAN, CSN_STD, EvalClipTransformConfig, build_eval_transform
 from partparse.pipeline.score_fusion import fuse_scores
-from partparse.pipeline.stages import VideoScorer
+from partparse.pipeline.stages import KeyframePersons, VideoScorer
 
 
 @dataclass
@@ -36,6 +38,11 @@ class VideoScorerConfig:
     crop_size: int = 256
     mean: list[float] = field(default_factory=lambda: list(CSN_MEAN))
     std: list[float] = field(default_factory=lambda: list(CSN_STD))
+    modality: str = "rgb"               # rgb | rgb_diff
+    diff_offset: int = 2
+    diff_scale: float = 3.0
+    person_centred: bool = False        # clips cut around the main person of the parser's detections
+    person_margin: float = 1.2
     batch_size: int = 8
 
     @classmethod
@@ -43,7 +50,9 @@ class VideoScorerConfig:
         """From a video recipe's ``clips`` section; ``overrides`` (``num_clips=3``, ...) win."""
         values = dict(clip_len=clips.clip_len, frame_interval=clips.frame_interval, num_clips=clips.num_test_clips,
                       short_side=clips.short_side, crop=clips.test_crop, crop_size=clips.test_crop_size,
-                      mean=list(clips.mean), std=list(clips.std))
+                      mean=list(clips.mean), std=list(clips.std), modality=clips.modality,
+                      diff_offset=clips.diff_offset, diff_scale=clips.diff_scale,
+                      person_centred=clips.person_centred, person_margin=clips.person_margin)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -71,22 +80,35 @@ class CSNVideoScorer:
         self.class_names = {h: list(n) for h, n in class_names.items()}
         self.config = config
         self.sampler = ClipSampler(config.clip_len, config.frame_interval, config.num_clips, test_mode=True)
+        self.modality = ClipModality(config.modality, config.diff_offset, config.diff_scale)
         self.transform = build_eval_transform(EvalClipTransformConfig(
             short_side=config.short_side, crop=config.crop, crop_size=config.crop_size,
             mean=tuple(config.mean), std=tuple(config.std)))
 
-    def clips(self, video_path: str) -> torch.Tensor:
-        """Every test view of the video: float ``(num_clips * views, 3, T, s, s)``, clip-major."""
-        with VideoReader(video_path, short_side=self.config.short_side) as reader:
-            inds = self.sampler(reader.num_frames)
-            frames = reader.read_frames(inds.reshape(-1))
-        frames = frames.reshape(*inds.shape, *frames.shape[1:])  # (clips, T, H, W, 3)
-        views = [self.transform(clip) for clip in frames]
+    def clips(self, video_path: str, persons: KeyframePersons | None = None) -> torch.Tensor:
+        """Every test view of the video: float ``(num_clips * views, 3, T, s, s)``, clip-major. A
+        person-centred scorer cuts its clips around the main person of ``persons`` (training cut them
+        around the ground-truth boxes with the same rule); without persons it sees the whole frame."""
+        cfg = self.config
+        centred = cfg.person_centred and persons is not None
+        with VideoReader(video_path, short_side=None if centred else cfg.short_side) as reader:
+            n = reader.num_frames
+            inds = self.modality.expand(self.sampler(self.modality.base_frames(n)), n)
+            wanted, where = np.unique(inds.reshape(-1), return_inverse=True)
+            frames = reader.read_frames(wanted)
+            if centred:
+                window = person_window([b for b, _ in persons], [s for _, s in persons], reader.width,
+                                       reader.height, cfg.person_margin)
+                frames = crop_to_window(frames, window, cfg.short_side)
+            elif cfg.person_centred:  # no detections to centre on: the whole frame, as training does
+                frames = crop_to_window(frames, None, cfg.short_side)
+        frames = frames[where].reshape(*inds.shape, *frames.shape[1:])  # (clips, T', H, W, 3)
+        views = [self.modality.apply(self.transform(clip)) for clip in frames]
         return torch.cat([v if v.ndim == 5 else v[None] for v in views])
 
     @torch.no_grad()
-    def score(self, video_path: str) -> dict[str, np.ndarray]:
-        views = self.clips(video_path)
+    def score(self, video_path: str, persons: KeyframePersons | None = None) -> dict[str, np.ndarray]:
+        views = self.clips(video_path, persons)
         device = next(self.model.parameters()).device
         sums: dict[str, torch.Tensor] = {}
         for start in range(0, len(views), self.config.batch_size):
@@ -123,8 +145,8 @@ class FusedVideoScorer:
                 names.setdefault(head, list(n))
         self.class_names = names
 
-    def score(self, video_path: str) -> dict[str, np.ndarray]:
-        per_model = [s.score(video_path) for s in self.scorers]
+    def score(self, video_path: str, persons: KeyframePersons | None = None) -> dict[str, np.ndarray]:
+        per_model = [s.score(video_path, persons) for s in self.scorers]
         out = {}
         for head in self.class_names:
             have = [i for i, m in enumerate(per_model) if head in m]

@@ -1,0 +1,41 @@
+"""``partparse curves``: plot the learning curves of training runs into a PNG.
+
+    partparse curves runs/ir_csn runs/ip_csn --metric top1_action --metric train_loss --out curves.png
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from partparse.io import InputError
+
+
+def curves(
+    runs: Annotated[list[Path], typer.Argument(help="Training work dirs (or their metrics.jsonl).")],
+    out: Annotated[Path, typer.Option(help="PNG to write.")],
+    metric: Annotated[Optional[list[str]], typer.Option(help="Metric to plot (repeat); default: the runs' monitor-like ones.")] = None,
+    label: Annotated[Optional[list[str]], typer.Option(help="Legend label per run (repeat, in order); default: folder names.")] = None,
+    title: Annotated[str, typer.Option(help="Figure title.")] = "",
+) -> None:
+    """Validation metrics (and the training loss) against the training step, one panel per metric."""
+    from partparse.viz.learning_curves import plot_learning_curves, read_curves
+
+    console = Console(stderr=True)
+    try:
+        labels = list(label or [])
+        if labels and len(labels) != len(runs):
+            raise InputError(f"--label given {len(labels)} times for {len(runs)} runs")
+        names = labels or [r.name if r.is_dir() else r.parent.name for r in runs]
+        metrics = list(metric or [])
+        if not metrics:
+            found = read_curves(runs[0])
+            metrics = [m for m in ("top1_action", "top1_mean", "AP", "AP50", "train_loss") if m in found] or sorted(found)[:3]
+        png = plot_learning_curves(dict(zip(names, runs)), metrics, out, title=title)
+    except (InputError, OSError) as err:
+        console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(f"wrote {png}")

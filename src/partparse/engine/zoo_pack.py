@@ -1,0 +1,87 @@
+"""Pack a finished training run into the model zoo (``partparse zoo pack``).
+
+The entry keeps what the loaders read (``recipe.yaml``, ``label_spaces.json``) and the model weights
+only, in float16 unless ``dtype='float32'`` (halves the size; the zoo tests re-measure each model with the
+packed weights, so a loss would show). The manifest entry records the checksums and how the model was
+made; nothing else of the run (optimiser state, logs) is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from partparse.engine.trained_models import checkpoint_of, read_model_state
+from partparse.io import InputError, atomic_write
+from partparse.model_zoo import registry
+from partparse.model_zoo.registry import MANIFEST, ZooEntry, load_manifest, sha256_of
+from partparse.models.weights import save_checkpoint
+
+_DTYPES = {"float16": torch.float16, "float32": torch.float32}
+
+
+def pack_run(run: str | Path, name: str, *, recipe: str, data: dict[str, Any], rebuild: list[str],
+             metrics: dict[str, float], training: dict[str, Any], notes: str = "", dtype: str = "float16",
+             root: Path | None = None, replace: bool = False) -> ZooEntry:
+    """Copy ``run`` (a work dir or a ``.pth`` beside its ``recipe.yaml``) into the zoo as ``name``."""
+    if dtype not in _DTYPES:
+        raise InputError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    root = root or registry.zoo_root()
+    entries = load_manifest(root)
+    if name in entries and not replace:
+        raise InputError(f"zoo:{name} exists (every version stays in git history; pass replace=True / --replace)")
+    work, checkpoint = checkpoint_of(run)
+    task = _task_of(work / "recipe.yaml")
+    state = {k: (v.to(_DTYPES[dtype]) if v.is_floating_point() else v)
+             for k, v in read_model_state(checkpoint).items()}
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(folder / "best.pth", {"model": state})
+    files = ["recipe.yaml", "best.pth"]
+    shutil.copyfile(work / "recipe.yaml", folder / "recipe.yaml")
+    if (work / "label_spaces.json").is_file():
+        shutil.copyfile(work / "label_spaces.json", folder / "label_spaces.json")
+        files.append("label_spaces.json")
+    entry = ZooEntry(name=name, task=task, folder=name, files={f: sha256_of(folder / f) for f in sorted(files)},
+                     recipe=recipe, data=data, rebuild=rebuild, metrics=metrics, training=training, dtype=dtype,
+                     notes=notes)
+    entries[name] = entry
+    write_manifest(entries, root)
+    return entry
+
+
+def pack_file(path: str | Path, name: str, *, task: str, recipe: str, data: dict[str, Any], rebuild: list[str],
+              metrics: dict[str, float], training: dict[str, Any], notes: str = "", root: Path | None = None,
+              replace: bool = False) -> ZooEntry:
+    """Add a single data file (e.g. a class-prior table) to the zoo as ``name``."""
+    root = root or registry.zoo_root()
+    entries = load_manifest(root)
+    if name in entries and not replace:
+        raise InputError(f"zoo:{name} exists (pass --replace)")
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / Path(path).name
+    shutil.copyfile(path, target)
+    entries[name] = ZooEntry(name=name, task=task, folder=name, files={target.name: sha256_of(target)},
+                             recipe=recipe, data=data, rebuild=rebuild, metrics=metrics, training=training,
+                             dtype="", notes=notes)
+    write_manifest(entries, root)
+    return entries[name]
+
+
+def write_manifest(entries: dict[str, ZooEntry], root: Path) -> Path:
+    body = {"version": 1, "models": {n: {k: v for k, v in asdict(e).items() if k != "name"}
+                                     for n, e in sorted(entries.items())}}
+    text = json.dumps(body, indent=2, sort_keys=False) + "\n"
+    return atomic_write(root / MANIFEST, lambda fh: fh.write(text))
+
+
+def _task_of(recipe_file: Path) -> str:
+    from partparse.config import read_recipe_dict
+
+    return str(read_recipe_dict(recipe_file).get("task", "video"))

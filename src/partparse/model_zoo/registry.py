@@ -1,0 +1,87 @@
+"""Read the zoo's manifest and resolve ``zoo:<name>`` to a verified entry folder."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from partparse.io import InputError
+
+ZOO_PREFIX = "zoo:"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One manifest entry. ``files``: file name -> sha256 (hex) inside ``folder`` (relative to the zoo);
+    ``rebuild``: the shell commands that rebuild it, in order (data, training, packing); ``metrics``: its
+    validation metrics on the SynTPS benchmark; ``training``: seconds, steps, threads and machine."""
+
+    name: str
+    task: str
+    folder: str
+    files: dict[str, str]
+    recipe: str
+    data: dict[str, Any] = field(default_factory=dict)
+    rebuild: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float16"
+    notes: str = ""
+
+
+def zoo_root() -> Path:
+    """The folder of the zoo inside the installed package."""
+    return Path(str(importlib.resources.files("partparse") / "model_zoo"))
+
+
+def is_zoo_name(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(ZOO_PREFIX)
+
+
+def load_manifest(root: Path | None = None) -> dict[str, ZooEntry]:
+    """``{name: entry}`` of the manifest (an empty zoo when the file is absent)."""
+    path = (root or zoo_root()) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {name: ZooEntry(name=name, **fields) for name, fields in raw["models"].items()}
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: malformed zoo manifest ({type(err).__name__}: {err})") from None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve(name: str, root: Path | None = None) -> Path:
+    """The entry folder of ``zoo:<name>`` (or ``<name>``) after checking the sha256 of each of its files.
+
+    A name not in the manifest, a missing file or a checksum mismatch raises a one-line
+    :class:`InputError` naming the entry and the file.
+    """
+    key = name[len(ZOO_PREFIX):] if is_zoo_name(name) else name
+    root = root or zoo_root()
+    entries = load_manifest(root)
+    if key not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        raise InputError(f"{ZOO_PREFIX}{key}: not in the model zoo (known: {known})")
+    entry = entries[key]
+    folder = root / entry.folder
+    for file, expected in entry.files.items():
+        path = folder / file
+        if not path.is_file():
+            raise InputError(f"{ZOO_PREFIX}{key}: {path} is missing (reinstall partparse, or rebuild the entry: "
+                             f"partparse zoo show {key})")
+        if sha256_of(path) != expected:
+            raise InputError(f"{ZOO_PREFIX}{key}: {path} is corrupt (sha256 differs from the manifest)")
+    return folder

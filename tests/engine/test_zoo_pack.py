@@ -1,0 +1,95 @@
+"""The model zoo mechanics on a tiny run: pack (float16), resolve with checksums, load by name, refuse
+a missing, corrupt or unknown entry in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from partparse.cli import app
+from partparse.engine.trained_models import load_trained, read_model_state
+from partparse.engine.zoo_pack import pack_file, pack_run
+from partparse.io import InputError
+from partparse.model_zoo import registry
+from partparse.models.csn import build_csn
+from partparse.models.weights import save_checkpoint
+
+RECIPE = Path(__file__).resolve().parents[2] / "configs" / "csn" / "ir_csn_26_syntps_bench.yaml"
+
+
+@pytest.fixture()
+def zoo(tmp_path, monkeypatch):
+    root = tmp_path / "zoo"
+    root.mkdir()
+    monkeypatch.setattr(registry, "zoo_root", lambda: root)
+    return root
+
+
+@pytest.fixture()
+def run(tmp_path):
+    """A finished video run as `partparse train` leaves it (recipe, label spaces, best.pth)."""
+    work = tmp_path / "run"
+    work.mkdir()
+    work.joinpath("recipe.yaml").write_text(RECIPE.read_text())
+    spaces = {"action": ["a", "b"], "hand": ["a_Hand_none", "b_Hand_wave"]}
+    work.joinpath("label_spaces.json").write_text(json.dumps(spaces))
+    torch.manual_seed(0)
+    model = build_csn("ir", 26, {h: len(n) for h, n in spaces.items()}, base_channels=16)
+    save_checkpoint(work / "best.pth", {"model": model.state_dict(), "optimizer": {}, "epoch": 3})
+    return work, model
+
+
+def _pack(work: Path, name: str = "syntps/tiny", **kw):
+    return pack_run(work, name, recipe="configs/csn/x.yaml", data={"command": "partparse synth ..."},
+                    rebuild=["partparse train ..."], metrics={"top1_action": 0.5}, training={"seconds": 1}, **kw)
+
+
+def test_pack_then_load_by_name_gives_the_model_in_float16_precision(zoo, run):
+    work, model = run
+    entry = _pack(work)
+    assert entry.task == "video" and set(entry.files) == {"best.pth", "label_spaces.json", "recipe.yaml"}
+    stored = read_model_state(zoo / "syntps/tiny" / "best.pth")
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    loaded, recipe = load_trained("zoo:syntps/tiny")
+    assert recipe.name == "ir_csn_26_syntps_bench"
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value.half().to(value.dtype))
+    manifest = json.loads((zoo / "manifest.json").read_text())
+    assert manifest["models"]["syntps/tiny"]["metrics"] == {"top1_action": 0.5}
+    with pytest.raises(InputError, match="exists"):
+        _pack(work)                                               # every version stays: replace explicitly
+    assert _pack(work, replace=True).name == "syntps/tiny"
+
+
+def test_missing_corrupt_and_unknown_entries_are_one_line_errors(zoo, run):
+    work, _ = run
+    _pack(work)
+    with pytest.raises(InputError, match=r"zoo:nope: not in the model zoo \(known: syntps/tiny\)"):
+        registry.resolve("zoo:nope")
+    weights = zoo / "syntps/tiny" / "best.pth"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF                                  # one flipped byte
+    weights.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"zoo:syntps/tiny: .*best.pth is corrupt \(sha256"):
+        load_trained("zoo:syntps/tiny")
+    weights.unlink()
+    with pytest.raises(InputError, match=r"zoo:syntps/tiny: .*best.pth is missing"):
+        load_trained("zoo:syntps/tiny")
+    res = CliRunner().invoke(app, ["zoo", "verify"])
+    assert res.exit_code == 2 and "best.pth is missing" in res.stderr and "Traceback" not in res.output
+
+
+def test_a_data_file_entry_and_the_cli_listing(zoo, tmp_path):
+    table = tmp_path / "class_prior.json"
+    table.write_text(json.dumps({"clap": {"hand": "clap"}}))
+    pack_file(table, "syntps/class-prior", task="class_prior", recipe="", data={"command": "synth"}, rebuild=[],
+              metrics={}, training={})
+    assert registry.resolve("zoo:syntps/class-prior") == zoo / "syntps/class-prior"
+    res = CliRunner().invoke(app, ["zoo", "list"])
+    assert res.exit_code == 0 and "zoo:syntps/class-prior" in res.output
+    res = CliRunner().invoke(app, ["zoo", "show", "syntps/class-prior"])
+    assert res.exit_code == 0 and json.loads(res.output)["task"] == "class_prior"
