@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -219,3 +220,47 @@ def test_w32_matches_mmpose_size_and_key_names():
         assert key in names, key
     assert not any(k.startswith("backbone.stage4.2.fuse_layers.1.") for k in names)  # single-scale output
     assert isinstance(model.final_layer, nn.Conv2d) and model.final_layer.out_channels == 17
+
+
+def _mmpose_quarter_reference(heatmaps: np.ndarray) -> np.ndarray:
+    """mmpose 1.3.2's ``get_heatmap_maximum`` + ``refine_keypoints`` written out as plain loops (the
+    oracle): heatmap pixels ``(K, 2)`` of ``(K, H, W)`` heatmaps."""
+    k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(k, -1)
+    idx, vals = flat.argmax(1), flat.max(1)
+    out = np.stack([idx % w, idx // w], axis=1).astype(np.float32)
+    out[vals <= 0] = -1
+    for j in range(k):
+        x, y = out[j].astype(int)
+        dx = heatmaps[j, y, x + 1] - heatmaps[j, y, x - 1] if 1 < x < w - 1 and 0 < y < h else 0.0
+        dy = heatmaps[j, y + 1, x] - heatmaps[j, y - 1, x] if 1 < y < h - 1 and 0 < x < w else 0.0
+        out[j] += np.sign(np.array([dx, dy], dtype=np.float32)) * 0.25
+    return out
+
+
+def test_quarter_decoding_matches_mmpose_at_every_position_borders_included():
+    h, w = 6, 8
+    rng = np.random.default_rng(0)
+    maps = rng.uniform(0.0, 0.5, size=(h * w, h, w)).astype(np.float32)
+    for i in range(h * w):
+        maps[i, i // w, i % w] = 1.0                     # one keypoint per position, random neighbours
+    codec = HeatmapCodec(input_size=(h * 4, w * 4), heatmap_size=(h, w), decode_mode="quarter")
+    decoded, scores = codec.decode(torch.from_numpy(maps)[None])
+    expected = _mmpose_quarter_reference(maps)
+    np.testing.assert_array_equal(decoded[0].numpy() / codec.stride, expected)
+    assert torch.all(scores == 1.0)
+    # the asymmetric bounds matter: column 1 and row 0 never move in x, row 1 and column 0 never in y
+    moved = decoded[0].numpy() / codec.stride - np.stack([np.arange(h * w) % w, np.arange(h * w) // w], 1)
+    xs, ys = np.arange(h * w) % w, np.arange(h * w) // w
+    assert np.all(moved[(xs == 1) | (ys == 0), 0] == 0) and np.all(moved[(ys == 1) | (xs == 0), 1] == 0)
+    assert np.any(moved[(xs == 2) & (ys == 1), 0] != 0)
+
+
+@pytest.mark.parametrize("mode", ["quarter", "dark"])
+def test_a_heatmap_without_a_positive_value_gives_no_keypoint(mode):
+    codec = HeatmapCodec(decode_mode=mode)
+    maps = torch.zeros(1, 2, 64, 48)
+    maps[0, 1] = -0.2
+    decoded, scores = codec.decode(maps)
+    torch.testing.assert_close(decoded, torch.full((1, 2, 2), -codec.stride))
+    torch.testing.assert_close(scores, torch.tensor([[0.0, -0.2]]))

@@ -86,11 +86,23 @@ def pack(
     replace: Annotated[bool, typer.Option(help="Replace an existing entry of that name.")] = False,
     file: Annotated[bool, typer.Option(help="RUN is a plain data file (e.g. a class-prior JSON), not a model.")] = False,
     task: Annotated[str, typer.Option(help="With --file: what the file is (e.g. class_prior).")] = "data",
+    class_prior: Annotated[bool, typer.Option(help="RUN is a ground-truth folder (gt_train): fit the class prior "
+                                                   "on it and pack its table.")] = False,
 ) -> None:
     """Copy a finished run (model weights only, float16 by default) into the zoo and record it."""
+    import tempfile
+
     from partparse.engine.zoo_pack import pack_file, pack_run
 
     try:
+        if class_prior:
+            from partparse.io import read_json, write_json
+            from partparse.pipeline.part_state_transfer import ClassPriorPartStates
+
+            prior = ClassPriorPartStates.fit(read_json(run / "gt_vid_result.json"), read_json(run / "gt_part_result.json"))
+            run = Path(tempfile.mkdtemp(prefix="partparse-prior-")) / "class_prior.json"
+            write_json(run, prior.to_dict(), indent=1)
+            file, task = True, "class_prior"
         facts = {"metrics": json.loads(metrics), "training": json.loads(training)}
         common = dict(recipe=recipe, data={"command": data_command}, rebuild=list(rebuild or []), notes=notes,
                       replace=replace, **facts)

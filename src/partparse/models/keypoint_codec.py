@@ -127,7 +127,12 @@ class HeatmapCodec:
         return heatmaps, weights
 
     def decode(self, heatmaps: Tensor) -> tuple[Tensor, Tensor]:
-        """``heatmaps (N, K, h, w)`` -> crop ``keypoints (N, K, 2)`` and ``scores (N, K)`` (heatmap maxima)."""
+        """``heatmaps (N, K, h, w)`` -> crop ``keypoints (N, K, 2)`` and ``scores (N, K)`` (heatmap maxima).
+
+        A heatmap with no positive value has no keypoint: as mmpose's ``get_heatmap_maximum`` does, its
+        location is heatmap pixel ``(-1, -1)`` (so ``-stride`` in crop pixels, outside the crop), it is not
+        refined, and its score is its maximum (``<= 0``), below every keypoint-score threshold.
+        """
         if self.decode_mode not in ("dark", "quarter"):
             raise ValueError(f"decode_mode must be 'dark' or 'quarter', got {self.decode_mode!r}")
         heatmaps = heatmaps.detach().float()
@@ -139,6 +144,7 @@ class HeatmapCodec:
         else:
             offset = _quarter_offset(heatmaps, px, py)
         coords = torch.stack([px, py], dim=-1).float() + offset
+        coords = torch.where((scores > 0)[..., None], coords, torch.full_like(coords, -1.0))
         return coords * self.stride, scores
 
 
@@ -150,12 +156,17 @@ def _gather(maps: Tensor, px: Tensor, py: Tensor, dx: int, dy: int, pad: int) ->
 
 
 def _quarter_offset(heatmaps: Tensor, px: Tensor, py: Tensor) -> Tensor:
+    """A quarter pixel toward the higher neighbour, each axis on its own, under mmpose 1.x's
+    ``refine_keypoints`` conditions exactly: x moves when ``1 < x < w - 1`` and ``y > 0``, y moves when
+    ``1 < y < h - 1`` and ``x > 0`` (so column/row 1 never moves along its own axis, and row/column 0
+    never moves along the other one: mmpose's asymmetric bounds, kept for identical keypoints)."""
     h, w = heatmaps.shape[-2:]
     p = F.pad(heatmaps, (1, 1, 1, 1), mode="replicate")
     dx = _gather(p, px, py, 1, 0, 1) - _gather(p, px, py, -1, 0, 1)
     dy = _gather(p, px, py, 0, 1, 1) - _gather(p, px, py, 0, -1, 1)
-    inner = (px > 0) & (px < w - 1) & (py > 0) & (py < h - 1)
-    return 0.25 * torch.stack([dx.sign(), dy.sign()], dim=-1) * inner[..., None]
+    move_x = (px > 1) & (px < w - 1) & (py > 0)
+    move_y = (py > 1) & (py < h - 1) & (px > 0)
+    return 0.25 * torch.stack([dx.sign() * move_x, dy.sign() * move_y], dim=-1)
 
 
 def _blur(heatmaps: Tensor, kernel: int) -> Tensor:
