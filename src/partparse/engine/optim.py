@@ -16,7 +16,7 @@ from torch import nn
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"                 # sgd | adam (mmpose's HRNet recipes: Adam, lr 5e-4, no weight decay)
+    name: str = "sgd"                 # sgd | adam (mmpose's HRNet recipes: Adam, lr 5e-4, no weight decay) | adamw
     lr: float = 0.01                  # total learning rate for the whole batch (all GPUs)
     momentum: float = 0.9
     nesterov: bool = True             # the report; the authors' configs leave it off
@@ -36,7 +36,7 @@ class ScheduleConfig:
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """SGD (or Adam) over trainable parameters; normalisation weights/biases may get their own weight decay."""
+    """SGD (or Adam / AdamW) over trainable parameters; normalisation weights/biases may get their own weight decay."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.norm_weight_decay is None:
         groups = [{"params": params, "weight_decay": cfg.weight_decay}]
@@ -48,8 +48,10 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
         groups = [g for g in groups if g["params"]]
     if cfg.name == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr)
+    if cfg.name == "adamw":  # decoupled weight decay: the groups' weight_decay is not an L2 gradient term
+        return torch.optim.AdamW(groups, lr=cfg.lr)
     if cfg.name != "sgd":
-        raise ValueError(f"optim.name must be 'sgd' or 'adam', got {cfg.name!r}")
+        raise ValueError(f"optim.name must be 'sgd', 'adam' or 'adamw', got {cfg.name!r}")
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
 
 
