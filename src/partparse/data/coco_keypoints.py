@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -128,28 +128,37 @@ class COCOTopDownDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         ann = self.instances[index]
-        cfg = self.transform
-        size = (int(cfg.input_size[0]), int(cfg.input_size[1]))
-        x, y, w, h = (float(v) for v in ann["bbox"])
-        center = torch.tensor([x + w / 2, y + h / 2])
-        scale = max(w, h * size[1] / size[0]) * cfg.padding / size[1]  # image pixels per crop pixel
-        angle = 0.0
-        if cfg.train:
-            if float(torch.rand(())) < cfg.shift_prob:
-                center = center + torch.tensor([w, h]) * cfg.shift_factor * (torch.rand(2) * 2 - 1)
-            if float(torch.rand(())) < cfg.scale_prob:
-                lo, hi = cfg.scale_range
-                scale *= (hi + lo) / 2 + _truncated_normal() * (hi - lo) / 2
-            if float(torch.rand(())) < cfg.rotate_prob:
-                angle = _truncated_normal() * cfg.rotate_factor
-        image = affine_crop(self._read(ann["image_id"]), center, scale, angle, size)
         kps = torch.tensor(ann["keypoints"], dtype=torch.float32).view(-1, 3)
-        visible = kps[:, 2] > 0
-        kps[:, :2] = torch.where(visible[:, None], image_to_crop(kps[:, :2], center, scale, angle, size), 0.0)
-        if cfg.train and float(torch.rand(())) < cfg.flip_prob:
-            image = image.flip(-1)
-            kps = flip_keypoints(kps, size[1], self.flip_perm)
-        return {"image": image, "keypoints": kps, "image_id": int(ann["image_id"])}
+        return topdown_sample(self._read(ann["image_id"]), [float(v) for v in ann["bbox"]], kps,
+                              int(ann["image_id"]), self.transform, self.flip_perm)
+
+
+def topdown_sample(image: Tensor, bbox_xywh: Sequence[float], keypoints: Tensor, image_id: int,
+                   cfg: TopDownTransformConfig, flip_perm: Sequence[int]) -> dict[str, Any]:
+    """One dataset item (see the module docstring): the crop of the person box ``bbox_xywh`` (COCO
+    ``[x, y, w, h]`` pixels of ``image (3, H, W)`` float) and its ``keypoints (K, 3)`` ``[x, y, v]`` moved
+    into crop pixels (``v == 0`` joints at 0); training augments with the torch RNG."""
+    size = (int(cfg.input_size[0]), int(cfg.input_size[1]))
+    x, y, w, h = (float(v) for v in bbox_xywh)
+    center = torch.tensor([x + w / 2, y + h / 2])
+    scale = max(w, h * size[1] / size[0]) * cfg.padding / size[1]  # image pixels per crop pixel
+    angle = 0.0
+    if cfg.train:
+        if float(torch.rand(())) < cfg.shift_prob:
+            center = center + torch.tensor([w, h]) * cfg.shift_factor * (torch.rand(2) * 2 - 1)
+        if float(torch.rand(())) < cfg.scale_prob:
+            lo, hi = cfg.scale_range
+            scale *= (hi + lo) / 2 + _truncated_normal() * (hi - lo) / 2
+        if float(torch.rand(())) < cfg.rotate_prob:
+            angle = _truncated_normal() * cfg.rotate_factor
+    crop = affine_crop(image, center, scale, angle, size)
+    kps = keypoints.clone()
+    visible = kps[:, 2] > 0
+    kps[:, :2] = torch.where(visible[:, None], image_to_crop(kps[:, :2], center, scale, angle, size), 0.0)
+    if cfg.train and float(torch.rand(())) < cfg.flip_prob:
+        crop = crop.flip(-1)
+        kps = flip_keypoints(kps, size[1], flip_perm)
+    return {"image": crop, "keypoints": kps, "image_id": image_id}
 
 
 def topdown_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
