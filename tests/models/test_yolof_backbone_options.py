@@ -76,3 +76,23 @@ def test_frozen_stages_minus_one_trains_the_stem_and_zero_freezes_it():
     assert not stem_fixed.conv1.weight.requires_grad and stem_fixed.layer1[0].conv1.weight.requires_grad
     with pytest.raises(ValueError, match="frozen_stages"):
         ResNetC5(18, frozen_stages=5)
+
+
+def test_out_stride_16_doubles_the_c5_resolution_with_the_same_weights():
+    s32 = ResNetC5(18, width=16, norm="bn", frozen_stages=-1)
+    s16 = ResNetC5(18, width=16, norm="bn", frozen_stages=-1, out_stride=16)
+    s16.load_state_dict(s32.state_dict())                           # same keys and shapes
+    assert s16(torch.rand(1, 3, 64, 96)).shape == (1, 128, 4, 6)
+    with pytest.raises(ValueError, match="out_stride"):
+        ResNetC5(18, out_stride=8)
+
+
+def test_stride_16_yolof_lays_anchors_on_the_finer_map():
+    cfg = dict(num_classes=1, depth=18, backbone_width=16, backbone_norm="bn", frozen_stages=-1, encoder_channels=32,
+               encoder_mid_channels=16, min_size=96, max_size=128)
+    targets = [{"boxes": torch.tensor([[10.0, 10.0, 30.0, 40.0]]), "labels": torch.tensor([0])}]
+    for stride in (32, 16):
+        model = YOLOF(YOLOFConfig(backbone_stride=stride, **cfg))
+        logits, _ = model.head(model.encoder(model.backbone(torch.rand(1, 3, 96, 128))))
+        assert logits.shape[1] == (96 // stride) * (128 // stride) * 5
+        assert torch.isfinite(sum(model([torch.rand(3, 96, 128)], targets).values()))

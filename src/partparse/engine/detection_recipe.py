@@ -24,6 +24,7 @@ class DetectionModelConfig:
     frozen_stages: int = 1                 # 1: stem + layer1 fixed (mmdetection); 0: the stem; -1: nothing
     backbone_width: int = 64               # ResNet stem/layer1 channels (64: torchvision's; thinner: depth 18 only)
     backbone_norm: str = "frozen_bn"       # frozen_bn (mmdetection, ImageNet starts) | bn (trained, from scratch)
+    backbone_stride: int = 32              # 32 (YOLOF's C5) | 16 (layer4 without downsampling: small parts)
     encoder_channels: int = 512
     encoder_mid_channels: int = 128
     dilations: list[int] = field(default_factory=lambda: [2, 4, 6, 8])

@@ -57,6 +57,7 @@ def yolof_config(recipe: DetectionRecipe) -> YOLOFConfig:
     m, i = recipe.model, recipe.input
     return YOLOFConfig(num_classes=len(m.class_names), depth=m.depth, style=m.style, frozen_stages=m.frozen_stages,
                        backbone_width=m.backbone_width, backbone_norm=m.backbone_norm,
+                       backbone_stride=m.backbone_stride,
                        encoder_channels=m.encoder_channels, encoder_mid_channels=m.encoder_mid_channels,
                        dilations=tuple(m.dilations), anchor_sizes=tuple(m.anchor_sizes), min_size=i.min_size,
                        max_size=i.max_size, image_mean=tuple(m.image_mean), image_std=tuple(m.image_std),

@@ -55,6 +55,7 @@ class YOLOFConfig:
                                     # stem only; -1: nothing (from scratch)
     backbone_width: int = 64        # channels of the stem and layer1 (stages: x1, x2, x4, x8); 64 = ResNet
     backbone_norm: str = "frozen_bn"  # frozen_bn (mmdetection, for ImageNet weights) | bn (trained BN)
+    backbone_stride: int = 32       # 32: C5 as YOLOF; 16: layer4 keeps layer3's resolution (small objects)
     encoder_channels: int = 512
     encoder_mid_channels: int = 128
     dilations: Sequence[int] = (2, 4, 6, 8)
@@ -113,11 +114,13 @@ class ResNetC5(nn.Module):
     ``norm``: ``frozen_bn`` (mmdetection's YOLOF: BN statistics and affine fixed, right for ImageNet
     weights) or ``bn`` (ordinary BatchNorm, trained with the model: what a from-scratch model needs,
     since a frozen BN of a random model normalises nothing). ``width``: channels of the stem and first
-    stage (64: the standard ResNet); only depth 18 may be thinner.
+    stage (64: the standard ResNet); only depth 18 may be thinner. ``out_stride`` 16: the first block of
+    ``layer4`` does not downsample (C5 at 1/16 of the input, same weights and keys; the dilated encoder
+    restores the receptive field), for objects of a few pixels such as hands on a person crop.
     """
 
     def __init__(self, depth: int, style: str = "pytorch", frozen_stages: int = 1, width: int = 64,
-                 norm: str = "frozen_bn") -> None:
+                 norm: str = "frozen_bn", out_stride: int = 32) -> None:
         super().__init__()
         builders = {18: resnet18, 50: resnet50, 101: resnet101}
         if depth not in builders:
@@ -134,6 +137,12 @@ class ResNetC5(nn.Module):
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.out_channels = net.fc.in_features
+        if out_stride not in (16, 32):
+            raise ValueError(f"backbone out_stride must be 16 or 32, got {out_stride}")
+        if out_stride == 16:
+            for m in self.layer4[0].modules():
+                if isinstance(m, nn.Conv2d) and m.stride == (2, 2):
+                    m.stride = (1, 1)
         if style == "caffe":
             for layer in (self.layer2, self.layer3, self.layer4):
                 block = layer[0]
@@ -170,7 +179,7 @@ class YOLOF(nn.Module):
         self.transform = GeneralizedRCNNTransform(config.min_size, config.max_size, list(config.image_mean),
                                                   list(config.image_std), size_divisible=32)
         self.backbone = ResNetC5(config.depth, config.style, config.frozen_stages, config.backbone_width,
-                                 config.backbone_norm)
+                                 config.backbone_norm, config.backbone_stride)
         self.encoder = DilatedEncoder(self.backbone.out_channels, config.encoder_channels,
                                       config.encoder_mid_channels, config.dilations)
         self.head = YOLOFHead(config.encoder_channels, config.num_classes, num_anchors=len(config.anchor_sizes))
