@@ -46,7 +46,7 @@ def build_pose_datasets(recipe: PoseRecipe) -> tuple[Dataset, COCODetectionDatas
     else:
         raise InputError(f"data.train_source must be coco or syntps_stream, got {d.train_source!r}")
     val = COCODetectionDataset(root / d.val_ann, root / (d.val_image_dir or d.image_dir), None,
-                               DetectionTransformConfig(train=False))
+                               DetectionTransformConfig(train=False), max_images=d.val_max_images)
     return train, val
 
 
