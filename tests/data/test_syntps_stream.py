@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from partparse.data.coco_detection import DetectionTransformConfig
-from partparse.data.coco_keypoints import TopDownTransformConfig
+from partparse.data.coco_keypoints import TopDownTransformConfig, topdown_sample
 from partparse.data.syntps_stream import (
     SynTPSPartStream, SynTPSPersonStream, SynTPSPoseStream, SynTPSStreamConfig, jittered_crop, render_stream_frame,
 )
@@ -116,3 +116,29 @@ def test_pose_stream_items_are_topdown_crops_with_keypoints_in_crop_pixels():
     assert bool((kp[labelled, 0] >= -1).all() and (kp[labelled, 0] <= 97).all())
     assert bool((kp[labelled, 1] >= -1).all() and (kp[labelled, 1] <= 129).all())
     assert torch.equal(ds[0]["image"], item["image"])                 # no augmentation: deterministic
+
+
+def test_half_body_crops_zoom_on_half_of_the_joints():
+    from partparse.data.coco_keypoints import half_body_box
+
+    kps = torch.zeros(17, 3)
+    kps[:, 0] = torch.linspace(10, 30, 17)
+    kps[:, 1] = torch.arange(17, dtype=torch.float32) * 10           # upper joints at the top
+    kps[:, 2] = 2
+    always = TopDownTransformConfig(half_body_prob=1.0, half_body_upper_prob=1.0)
+    x, y, w, h = half_body_box(kps, always)
+    assert (y, y + h) == (0.0, 100.0)                                # joints 0..10
+    x, y, w, h = half_body_box(kps, TopDownTransformConfig(half_body_prob=1.0, half_body_upper_prob=0.0))
+    assert (y, y + h) == (110.0, 160.0)                              # joints 11..16
+    assert half_body_box(kps, TopDownTransformConfig(half_body_prob=0.0)) is None
+    few = kps.clone()
+    few[:9, 2] = 0
+    assert half_body_box(few, always) is None                        # 8 labelled joints < 9
+    image = torch.rand(3, 200, 100)
+    full = topdown_sample(image, [0, 0, 40, 170], kps, 0, TopDownTransformConfig(train=True, input_size=[64, 48],
+                          flip_prob=0, shift_prob=0, scale_prob=0, rotate_prob=0), list(range(17)))
+    half = topdown_sample(image, [0, 0, 40, 170], kps, 0, TopDownTransformConfig(
+        train=True, input_size=[64, 48], flip_prob=0, shift_prob=0, scale_prob=0, rotate_prob=0, half_body_prob=1.0,
+        half_body_upper_prob=1.0), list(range(17)))
+    spread = lambda item: float(item["keypoints"][:11, 1].max() - item["keypoints"][:11, 1].min())  # noqa: E731
+    assert spread(half) > 1.3 * spread(full)        # 100 px of joints x 1.5 vs a 170 px box x 1.25 in 64 px
