@@ -178,36 +178,44 @@ class COCODetectionDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         info = self.images[index]
-        rgb = self.read_rgb(index)
-        h, w = rgb.shape[:2]
         box_list, label_list = self.targets[info["id"]]
         boxes = torch.tensor(box_list, dtype=torch.float32).reshape(-1, 4)
         labels = torch.tensor(label_list, dtype=torch.int64)
-        cfg = self.transform
         keypoints = (torch.tensor(info["keypoints"], dtype=torch.float32).view(-1, 3)
                      if self.pose_guidance else None)
-        if cfg.train and cfg.flip_prob > 0 and float(torch.rand(())) < cfg.flip_prob:
-            rgb = np.ascontiguousarray(rgb[:, ::-1])
-            boxes = flip_boxes(boxes, w)
-            labels = torch.tensor(self.flip_perm, dtype=torch.int64)[labels]
-            if keypoints is not None:
-                keypoints = flip_keypoints(keypoints, w, _KEYPOINT_FLIP)
+        return detection_sample(self.read_rgb(index), boxes, labels, int(info["id"]), self.transform,
+                                self.flip_perm, keypoints, self.keypoint_noise)
+
+
+def detection_sample(rgb: np.ndarray, boxes: Tensor, labels: Tensor, image_id: int,
+                     cfg: DetectionTransformConfig, flip_perm: Sequence[int], keypoints: Tensor | None = None,
+                     keypoint_noise: float = 0.0) -> dict[str, Any]:
+    """One dataset item (see the module docstring) from a stored image and its annotation.
+
+    ``rgb (H, W, 3)`` uint8; ``boxes (G, 4)`` continuous xyxy pixels of ``rgb``; ``labels (G,)``; ``flip_perm``
+    the class permutation of a horizontal flip (:func:`left_right_permutation`); ``keypoints (17, 3)``
+    ``[x, y, v]`` in ``rgb`` pixels to draw as dots (None: no pose guidance), jittered in training by
+    ``keypoint_noise`` times the longer image side. Training augments (flip, resize, shift) with the
+    torch RNG; evaluation returns the image as stored.
+    """
+    h, w = rgb.shape[:2]
+    if cfg.train and cfg.flip_prob > 0 and float(torch.rand(())) < cfg.flip_prob:
+        rgb = np.ascontiguousarray(rgb[:, ::-1])
+        boxes = flip_boxes(boxes, w)
+        labels = torch.tensor(flip_perm, dtype=torch.int64)[labels]
         if keypoints is not None:
-            rgb = self._draw(rgb, keypoints)
-        image = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255)
-        if cfg.train:
-            image, boxes = resize_image_and_boxes(image, boxes, cfg.min_size, cfg.max_size)
-            if cfg.shift_prob > 0 and float(torch.rand(())) < cfg.shift_prob:
-                image, boxes, labels = random_shift(image, boxes, labels, cfg.max_shift_px)
-        return {"image": image, "target": {"boxes": boxes, "labels": labels, "image_id": int(info["id"]),
-                                           "orig_size": (h, w)}}
-
-    def _draw(self, rgb: np.ndarray, keypoints: Tensor) -> np.ndarray:
+            keypoints = flip_keypoints(keypoints, w, _KEYPOINT_FLIP)
+    if keypoints is not None:
         xy, visible = keypoints[:, :2], keypoints[:, 2] > 0
-        if self.transform.train and self.keypoint_noise > 0:
-            xy = xy + torch.randn(xy.shape) * self.keypoint_noise * max(rgb.shape[:2])
-        return draw_keypoint_dots(rgb, xy, visible.float(), score_thr=0.5)
-
+        if cfg.train and keypoint_noise > 0:
+            xy = xy + torch.randn(xy.shape) * keypoint_noise * max(h, w)
+        rgb = draw_keypoint_dots(rgb, xy, visible.float(), score_thr=0.5)
+    image = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255)
+    if cfg.train:
+        image, boxes = resize_image_and_boxes(image, boxes, cfg.min_size, cfg.max_size)
+        if cfg.shift_prob > 0 and float(torch.rand(())) < cfg.shift_prob:
+            image, boxes, labels = random_shift(image, boxes, labels, cfg.max_shift_px)
+    return {"image": image, "target": {"boxes": boxes, "labels": labels, "image_id": image_id, "orig_size": (h, w)}}
 
 
 def detection_collate(batch: list[dict[str, Any]]) -> tuple[list[Tensor], list[dict[str, Any]]]:

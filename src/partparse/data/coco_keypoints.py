@@ -10,7 +10,8 @@ with no augmentation exactly the crops the pose model sees at inference.
 Augmentation (training; mmpose 1.x ``RandomFlip`` + ``RandomBBoxTransform`` defaults): horizontal flip
 (left/right joints swap), box centre shifted by up to ``shift_factor`` of its size with probability
 ``shift_prob``, box scaled in ``scale_range``, rotated by up to ``rotate_factor`` degrees with
-probability ``rotate_prob`` (truncated normals, as mmpose). mmpose's ``RandomHalfBody`` is not done.
+probability ``rotate_prob`` (truncated normals, as mmpose), and mmpose's ``RandomHalfBody`` with
+probability ``half_body_prob`` (0: off): the box becomes the upper or the lower body's labelled joints.
 Persons without a labelled joint (``num_keypoints == 0``) or crowd annotations are left out.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -45,6 +46,10 @@ class TopDownCropConfig:
     scale_prob: float = 1.0
     rotate_factor: float = 80.0        # degrees
     rotate_prob: float = 0.6
+    half_body_prob: float = 0.0        # mmpose RandomHalfBody: prob 0.3 (0: off, the old behaviour)
+    half_body_min_keypoints: int = 9   # labelled joints a person needs for a half-body crop
+    half_body_padding: float = 1.5     # the half-body box (grown to the aspect ratio) times this
+    half_body_upper_prob: float = 0.7  # upper body first with this probability
 
 
 @dataclass
@@ -128,28 +133,68 @@ class COCOTopDownDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         ann = self.instances[index]
-        cfg = self.transform
-        size = (int(cfg.input_size[0]), int(cfg.input_size[1]))
-        x, y, w, h = (float(v) for v in ann["bbox"])
-        center = torch.tensor([x + w / 2, y + h / 2])
-        scale = max(w, h * size[1] / size[0]) * cfg.padding / size[1]  # image pixels per crop pixel
-        angle = 0.0
-        if cfg.train:
-            if float(torch.rand(())) < cfg.shift_prob:
-                center = center + torch.tensor([w, h]) * cfg.shift_factor * (torch.rand(2) * 2 - 1)
-            if float(torch.rand(())) < cfg.scale_prob:
-                lo, hi = cfg.scale_range
-                scale *= (hi + lo) / 2 + _truncated_normal() * (hi - lo) / 2
-            if float(torch.rand(())) < cfg.rotate_prob:
-                angle = _truncated_normal() * cfg.rotate_factor
-        image = affine_crop(self._read(ann["image_id"]), center, scale, angle, size)
         kps = torch.tensor(ann["keypoints"], dtype=torch.float32).view(-1, 3)
-        visible = kps[:, 2] > 0
-        kps[:, :2] = torch.where(visible[:, None], image_to_crop(kps[:, :2], center, scale, angle, size), 0.0)
-        if cfg.train and float(torch.rand(())) < cfg.flip_prob:
-            image = image.flip(-1)
-            kps = flip_keypoints(kps, size[1], self.flip_perm)
-        return {"image": image, "keypoints": kps, "image_id": int(ann["image_id"])}
+        return topdown_sample(self._read(ann["image_id"]), [float(v) for v in ann["bbox"]], kps,
+                              int(ann["image_id"]), self.transform, self.flip_perm)
+
+
+UPPER_BODY = tuple(range(11))          # COCO nose .. right_wrist
+LOWER_BODY = tuple(range(11, 17))      # hips, knees, ankles
+
+
+def half_body_box(keypoints: Tensor, cfg: TopDownCropConfig) -> tuple[float, float, float, float] | None:
+    """mmpose ``RandomHalfBody``: with probability ``half_body_prob``, the ``[x, y, w, h]`` box of the
+    labelled joints of the upper body (chosen first with ``half_body_upper_prob``, if it has >= 2) or of
+    the lower body (if it has >= 3); None (keep the person box) when the draw fails, the person has
+    fewer than ``half_body_min_keypoints`` labelled joints, or the chosen half too few. 17 COCO joints."""
+    if keypoints.shape[0] != 17 or float(torch.rand(())) >= cfg.half_body_prob:
+        return None
+    labelled = keypoints[:, 2] > 0
+    if int(labelled.sum()) < cfg.half_body_min_keypoints:
+        return None
+    upper = [j for j in UPPER_BODY if labelled[j]]
+    lower = [j for j in LOWER_BODY if labelled[j]]
+    prefer_upper = float(torch.rand(())) < cfg.half_body_upper_prob
+    chosen = upper if (prefer_upper and len(upper) >= 2) or len(lower) < 3 else lower
+    if len(chosen) < (2 if chosen is upper else 3):
+        return None
+    xy = keypoints[chosen, :2]
+    (x1, y1), (x2, y2) = xy.min(0).values.tolist(), xy.max(0).values.tolist()
+    return x1, y1, max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+
+
+def topdown_sample(image: Tensor, bbox_xywh: Sequence[float], keypoints: Tensor, image_id: int,
+                   cfg: TopDownTransformConfig, flip_perm: Sequence[int]) -> dict[str, Any]:
+    """One dataset item (see the module docstring): the crop of the person box ``bbox_xywh`` (COCO
+    ``[x, y, w, h]`` pixels of ``image (3, H, W)`` float) and its ``keypoints (K, 3)`` ``[x, y, v]`` moved
+    into crop pixels (``v == 0`` joints at 0); training augments with the torch RNG."""
+    size = (int(cfg.input_size[0]), int(cfg.input_size[1]))
+    x, y, w, h = (float(v) for v in bbox_xywh)
+    center = torch.tensor([x + w / 2, y + h / 2])
+    scale = max(w, h * size[1] / size[0]) * cfg.padding / size[1]  # image pixels per crop pixel
+    angle = 0.0
+    if cfg.train and cfg.half_body_prob > 0:
+        half = half_body_box(keypoints, cfg)
+        if half is not None:
+            x, y, w, h = half
+            center = torch.tensor([x + w / 2, y + h / 2])
+            scale = max(w, h * size[1] / size[0]) * cfg.half_body_padding / size[1]
+    if cfg.train:
+        if float(torch.rand(())) < cfg.shift_prob:
+            center = center + torch.tensor([w, h]) * cfg.shift_factor * (torch.rand(2) * 2 - 1)
+        if float(torch.rand(())) < cfg.scale_prob:
+            lo, hi = cfg.scale_range
+            scale *= (hi + lo) / 2 + _truncated_normal() * (hi - lo) / 2
+        if float(torch.rand(())) < cfg.rotate_prob:
+            angle = _truncated_normal() * cfg.rotate_factor
+    crop = affine_crop(image, center, scale, angle, size)
+    kps = keypoints.clone()
+    visible = kps[:, 2] > 0
+    kps[:, :2] = torch.where(visible[:, None], image_to_crop(kps[:, :2], center, scale, angle, size), 0.0)
+    if cfg.train and float(torch.rand(())) < cfg.flip_prob:
+        crop = crop.flip(-1)
+        kps = flip_keypoints(kps, size[1], flip_perm)
+    return {"image": crop, "keypoints": kps, "image_id": image_id}
 
 
 def topdown_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from partparse.data.syntps_stream import SynTPSStreamConfig
 from partparse.engine.optim import OptimConfig, ScheduleConfig
 from partparse.engine.trainer import TrainConfig
 from partparse.models.yolof import IMAGENET_MEAN, IMAGENET_STD
@@ -20,7 +21,10 @@ class DetectionModelConfig:
     class_names: list[str] = field(default_factory=lambda: ["person"])  # label i = class_names[i]
     depth: int = 50                        # ResNet 18 | 50 | 101
     style: str = "pytorch"                 # caffe: mmdetection's YOLOF checkpoints
-    frozen_stages: int = 1
+    frozen_stages: int = 1                 # 1: stem + layer1 fixed (mmdetection); 0: the stem; -1: nothing
+    backbone_width: int = 64               # ResNet stem/layer1 channels (64: torchvision's; thinner: depth 18 only)
+    backbone_norm: str = "frozen_bn"       # frozen_bn (mmdetection, ImageNet starts) | bn (trained, from scratch)
+    backbone_stride: int = 32              # 32 (YOLOF's C5) | 16 (layer4 without downsampling: small parts)
     encoder_channels: int = 512
     encoder_mid_channels: int = 128
     dilations: list[int] = field(default_factory=lambda: [2, 4, 6, 8])
@@ -59,6 +63,11 @@ class DetectionDataConfig:
     val_max_images: int | None = None      # validate on this many images, evenly spaced (None: all)
     pose_guidance: bool = False            # draw the person's keypoints as dots (part detector)
     keypoint_noise: float = 0.0            # jitter of the drawn keypoints, fraction of the crop's longer side
+    train_source: str = "coco"             # coco: train_ann + image_dir | syntps_stream: SynTPS rendered on the fly
+    stream: SynTPSStreamConfig = field(default_factory=SynTPSStreamConfig)   # train_source syntps_stream only
+    stream_view: str = "persons"           # persons (whole frames) | parts (person crops), syntps_stream only
+    crop_margin: float = 0.15              # parts view: person box enlarged by this on each side (export-coco's)
+    crop_jitter: float = 0.0               # parts view: each box side moved by up to this x its size (detector error)
 
 
 @dataclass

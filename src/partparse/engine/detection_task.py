@@ -13,9 +13,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from partparse.data.coco_detection import COCODetectionDataset, DetectionTransformConfig
+from partparse.data.syntps_stream import SynTPSPartStream, SynTPSPersonStream
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.evaluation.coco_eval import COCODetectionEvaluator
 from partparse.io import InputError
@@ -23,14 +24,29 @@ from partparse.models.weights import load_mapped, read_checkpoint
 from partparse.models.yolof import YOLOF, YOLOFConfig, load_mmdet_yolof
 
 
-def build_detection_datasets(recipe: DetectionRecipe) -> tuple[COCODetectionDataset, COCODetectionDataset]:
-    """Training (augmented, resized to the recipe size) and validation (as stored) datasets."""
+def build_detection_datasets(recipe: DetectionRecipe) -> tuple[Dataset, COCODetectionDataset]:
+    """Training (augmented, resized to the recipe size; a COCO export or a SynTPS stream) and validation
+    (a COCO export, images as stored) datasets."""
     root, d, i = Path(recipe.data.root), recipe.data, recipe.input
     names = recipe.model.class_names
     train_tf = DetectionTransformConfig(train=True, min_size=i.min_size, max_size=i.max_size, flip_prob=i.flip_prob,
                                         shift_prob=i.shift_prob, max_shift_px=i.max_shift_px)
-    train = COCODetectionDataset(root / d.train_ann, root / d.image_dir, names, train_tf,
-                                 pose_guidance=d.pose_guidance, keypoint_noise=d.keypoint_noise)
+    if d.train_source == "coco":
+        train: Dataset = COCODetectionDataset(root / d.train_ann, root / d.image_dir, names, train_tf,
+                                              pose_guidance=d.pose_guidance, keypoint_noise=d.keypoint_noise)
+    elif d.train_source == "syntps_stream" and d.stream_view == "persons":
+        if names != ["person"]:
+            raise InputError(f"data.stream_view persons trains class_names [person], got {names}")
+        train = SynTPSPersonStream(d.stream, train_tf)
+    elif d.train_source == "syntps_stream" and d.stream_view == "parts":
+        try:
+            train = SynTPSPartStream(d.stream, train_tf, names, margin=d.crop_margin, crop_jitter=d.crop_jitter,
+                                     pose_guidance=d.pose_guidance, keypoint_noise=d.keypoint_noise)
+        except ValueError as err:
+            raise InputError(f"model.class_names: {err}") from None
+    else:
+        raise InputError(f"data.train_source must be coco or syntps_stream and data.stream_view persons or parts, "
+                         f"got {d.train_source!r} / {d.stream_view!r}")
     val = COCODetectionDataset(root / d.val_ann, root / (d.val_image_dir or d.image_dir), names,
                                DetectionTransformConfig(train=False), pose_guidance=d.pose_guidance,
                                max_images=d.val_max_images)
@@ -40,6 +56,8 @@ def build_detection_datasets(recipe: DetectionRecipe) -> tuple[COCODetectionData
 def yolof_config(recipe: DetectionRecipe) -> YOLOFConfig:
     m, i = recipe.model, recipe.input
     return YOLOFConfig(num_classes=len(m.class_names), depth=m.depth, style=m.style, frozen_stages=m.frozen_stages,
+                       backbone_width=m.backbone_width, backbone_norm=m.backbone_norm,
+                       backbone_stride=m.backbone_stride,
                        encoder_channels=m.encoder_channels, encoder_mid_channels=m.encoder_mid_channels,
                        dilations=tuple(m.dilations), anchor_sizes=tuple(m.anchor_sizes), min_size=i.min_size,
                        max_size=i.max_size, image_mean=tuple(m.image_mean), image_std=tuple(m.image_std),

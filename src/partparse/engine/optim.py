@@ -38,7 +38,7 @@ class ScheduleConfig:
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """SGD (or Adam) over trainable parameters; normalisation weights/biases may get their own weight decay."""
+    """SGD (or Adam / AdamW) over trainable parameters; normalisation weights/biases may get their own weight decay."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.norm_weight_decay is None:
         groups = [{"params": params, "weight_decay": cfg.weight_decay}]
@@ -50,7 +50,7 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
         groups = [g for g in groups if g["params"]]
     if cfg.name == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr)
-    if cfg.name == "adamw":  # decoupled weight decay (the CPU from-scratch recipes)
+    if cfg.name == "adamw":  # decoupled weight decay: the groups' weight_decay is not an L2 gradient term
         return torch.optim.AdamW(groups, lr=cfg.lr)
     if cfg.name != "sgd":
         raise ValueError(f"optim.name must be 'sgd', 'adam' or 'adamw', got {cfg.name!r}")

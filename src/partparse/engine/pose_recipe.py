@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from partparse.data.coco_keypoints import TopDownCropConfig
+from partparse.data.syntps_stream import SynTPSStreamConfig
 from partparse.engine.optim import OptimConfig, ScheduleConfig
 from partparse.engine.trainer import TrainConfig
 from partparse.models.hrnet import IMAGENET_MEAN, IMAGENET_STD
@@ -46,6 +47,9 @@ class PoseDataConfig:
     val_image_dir: str | None = None       # None: image_dir (COCO itself: train2017/ and val2017/)
     train_ann: str = "person_keypoints_train.json"
     val_ann: str = "person_keypoints_val.json"
+    val_max_images: int | None = None      # validate on this many images, evenly spaced (None: all)
+    train_source: str = "coco"             # coco: train_ann + image_dir | syntps_stream: SynTPS rendered on the fly
+    stream: SynTPSStreamConfig = field(default_factory=SynTPSStreamConfig)   # train_source syntps_stream only
 
 
 @dataclass

@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from partparse.data.coco_detection import COCODetectionDataset, DetectionTransformConfig, detection_collate
 from partparse.data.coco_keypoints import COCOTopDownDataset, TopDownTransformConfig, topdown_collate
+from partparse.data.syntps_stream import SynTPSPoseStream
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.trainer import EvalFn
 from partparse.evaluation.coco_eval import COCOKeypointEvaluator
@@ -34,13 +35,18 @@ POSE_BUILDERS = {"hrnet_w18_small": hrnet_w18_small, "hrnet_w18": hrnet_w18, "hr
                  "hrnet_w48": hrnet_w48}
 
 
-def build_pose_datasets(recipe: PoseRecipe) -> tuple[COCOTopDownDataset, COCODetectionDataset]:
-    """Augmented training crops, and validation images with their ground-truth person boxes."""
+def build_pose_datasets(recipe: PoseRecipe) -> tuple[Dataset, COCODetectionDataset]:
+    """Augmented training crops (a COCO export or a SynTPS stream), and validation images with their ground-truth person boxes."""
     root, d, i = Path(recipe.data.root), recipe.data, recipe.input
     tf = TopDownTransformConfig(train=True, **asdict(i))        # PoseInputConfig is a TopDownCropConfig
-    train = COCOTopDownDataset(root / d.train_ann, root / d.image_dir, tf)
+    if d.train_source == "coco":
+        train: Dataset = COCOTopDownDataset(root / d.train_ann, root / d.image_dir, tf)
+    elif d.train_source == "syntps_stream":
+        train = SynTPSPoseStream(d.stream, tf)
+    else:
+        raise InputError(f"data.train_source must be coco or syntps_stream, got {d.train_source!r}")
     val = COCODetectionDataset(root / d.val_ann, root / (d.val_image_dir or d.image_dir), None,
-                               DetectionTransformConfig(train=False))
+                               DetectionTransformConfig(train=False), max_images=d.val_max_images)
     return train, val
 
 

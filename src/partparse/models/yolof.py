@@ -1,6 +1,6 @@
 """YOLOF: You Only Look One-level Feature (Chen et al., CVPR 2021), a single-level anchor detector.
 
-ResNet C5 (torchvision, frozen BN) -> :class:`DilatedEncoder` -> :class:`YOLOFHead` at stride 32 with
+ResNet C5 (torchvision; frozen BN as mmdetection, or trained BN and thinner widths for from-scratch CPU models) -> :class:`DilatedEncoder` -> :class:`YOLOFHead` at stride 32 with
 5 square anchors (32..512 px), trained with :class:`UniformMatcher`, sigmoid focal loss and GIoU on
 decoded boxes. Hyper-parameters follow mmdetection's ``yolof_r50-c5_8xb8-1x_coco.py``.
 
@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 from torchvision.models import resnet18, resnet50, resnet101
+from torchvision.models.resnet import BasicBlock
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.models.resnet import Bottleneck
@@ -50,7 +51,11 @@ class YOLOFConfig:
     num_classes: int
     depth: int = 50
     style: str = "pytorch"          # "caffe": stride on the 1x1 conv, as mmdetection's YOLOF checkpoints
-    frozen_stages: int = 1          # stem and layer1 are not trained (mmdetection ``frozen_stages=1``)
+    frozen_stages: int = 1          # stem and layer1 are not trained (mmdetection ``frozen_stages=1``); 0: the
+                                    # stem only; -1: nothing (from scratch)
+    backbone_width: int = 64        # channels of the stem and layer1 (stages: x1, x2, x4, x8); 64 = ResNet
+    backbone_norm: str = "frozen_bn"  # frozen_bn (mmdetection, for ImageNet weights) | bn (trained BN)
+    backbone_stride: int = 32       # 32: C5 as YOLOF; 16: layer4 keeps layer3's resolution (small objects)
     encoder_channels: int = 512
     encoder_mid_channels: int = 128
     dilations: Sequence[int] = (2, 4, 6, 8)
@@ -71,28 +76,92 @@ class YOLOFConfig:
     detections_per_img: int = 100
 
 
-class ResNetC5(nn.Module):
-    """torchvision ResNet up to ``layer4`` (stride 32) with frozen BN; keys match mmdetection's ResNet."""
+BACKBONE_NORMS = ("frozen_bn", "bn")
 
-    def __init__(self, depth: int, style: str = "pytorch", frozen_stages: int = 1) -> None:
+
+def _thin_resnet18(width: int, norm_layer: type[nn.Module]) -> nn.Module:
+    """A ResNet-18 whose stages have ``width * (1, 2, 4, 8)`` channels (torchvision's has width 64).
+
+    Built from torchvision's ``BasicBlock`` with torchvision's module names (``conv1``, ``layer1.0.conv1``,
+    ``layer2.0.downsample.0``, ...), so state dicts look like a ResNet's; ``fc`` is a placeholder that
+    only records the C5 width (``fc.in_features``).
+    """
+    net = nn.Module()
+    net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = norm_layer(width)
+    net.relu = nn.ReLU(inplace=True)
+    net.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+    inplanes = width
+    for i, stride in enumerate((1, 2, 2, 2)):
+        planes = width * 2 ** i
+        downsample = None
+        if stride != 1 or inplanes != planes:
+            downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), norm_layer(planes))
+        layer = nn.Sequential(BasicBlock(inplanes, planes, stride, downsample, norm_layer=norm_layer),
+                              BasicBlock(planes, planes, norm_layer=norm_layer))
+        setattr(net, f"layer{i + 1}", layer)
+        inplanes = planes
+    for m in net.modules():  # torchvision's initialisation
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    net.fc = nn.Linear(inplanes, 1)
+    return net
+
+
+class ResNetC5(nn.Module):
+    """torchvision ResNet up to ``layer4`` (stride 32); keys match mmdetection's ResNet.
+
+    ``norm``: ``frozen_bn`` (mmdetection's YOLOF: BN statistics and affine fixed, right for ImageNet
+    weights) or ``bn`` (ordinary BatchNorm, trained with the model: what a from-scratch model needs,
+    since a frozen BN of a random model normalises nothing). ``width``: channels of the stem and first
+    stage (64: the standard ResNet); only depth 18 may be thinner. ``out_stride`` 16: the first block of
+    ``layer4`` does not downsample (C5 at 1/16 of the input, same weights and keys; the dilated encoder
+    restores the receptive field), for objects of a few pixels such as hands on a person crop.
+    """
+
+    def __init__(self, depth: int, style: str = "pytorch", frozen_stages: int = 1, width: int = 64,
+                 norm: str = "frozen_bn", out_stride: int = 32) -> None:
         super().__init__()
         builders = {18: resnet18, 50: resnet50, 101: resnet101}
         if depth not in builders:
             raise ValueError(f"ResNet depth must be one of {sorted(builders)}, got {depth}")
         if style not in ("pytorch", "caffe"):
             raise ValueError(f"ResNet style must be 'pytorch' or 'caffe', got {style!r}")
-        net = builders[depth](weights=None, norm_layer=FrozenBatchNorm2d)
+        if norm not in BACKBONE_NORMS:
+            raise ValueError(f"backbone norm must be one of {BACKBONE_NORMS}, got {norm!r}")
+        if width < 1 or (width != 64 and depth != 18):
+            raise ValueError(f"backbone width must be 64 for ResNet-{depth} (other widths: depth 18 only), got {width}")
+        norm_layer = FrozenBatchNorm2d if norm == "frozen_bn" else nn.BatchNorm2d
+        net = (builders[depth](weights=None, norm_layer=norm_layer) if width == 64
+               else _thin_resnet18(width, norm_layer))
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.out_channels = net.fc.in_features
+        if out_stride not in (16, 32):
+            raise ValueError(f"backbone out_stride must be 16 or 32, got {out_stride}")
+        if out_stride == 16:
+            for m in self.layer4[0].modules():
+                if isinstance(m, nn.Conv2d) and m.stride == (2, 2):
+                    m.stride = (1, 1)
         if style == "caffe":
             for layer in (self.layer2, self.layer3, self.layer4):
                 block = layer[0]
                 if isinstance(block, Bottleneck):  # BasicBlock has no 1x1 conv: style is moot
                     block.conv1.stride, block.conv2.stride = block.conv2.stride, (1, 1)
-        frozen = [self.conv1, self.bn1] + [getattr(self, f"layer{i}") for i in range(1, frozen_stages + 1)]
-        for module in frozen:
+        if frozen_stages < -1 or frozen_stages > 4:
+            raise ValueError(f"frozen_stages must be -1..4, got {frozen_stages}")
+        # mmdetection's convention: 0 freezes the stem, k also layer1..k, -1 nothing (from-scratch training)
+        stem = [self.conv1, self.bn1] if frozen_stages >= 0 else []
+        self.frozen = stem + [getattr(self, f"layer{i}") for i in range(1, frozen_stages + 1)]
+        for module in self.frozen:
             module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "ResNetC5":
+        # Frozen stages keep their BN statistics too (mmdetection's ``norm_eval`` for the frozen part).
+        super().train(mode)
+        for module in self.frozen:
+            module.eval()
+        return self
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -109,7 +178,8 @@ class YOLOF(nn.Module):
         self.config = config
         self.transform = GeneralizedRCNNTransform(config.min_size, config.max_size, list(config.image_mean),
                                                   list(config.image_std), size_divisible=32)
-        self.backbone = ResNetC5(config.depth, config.style, config.frozen_stages)
+        self.backbone = ResNetC5(config.depth, config.style, config.frozen_stages, config.backbone_width,
+                                 config.backbone_norm, config.backbone_stride)
         self.encoder = DilatedEncoder(self.backbone.out_channels, config.encoder_channels,
                                       config.encoder_mid_channels, config.dilations)
         self.head = YOLOFHead(config.encoder_channels, config.num_classes, num_anchors=len(config.anchor_sizes))
