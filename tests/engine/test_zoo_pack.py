@@ -40,6 +40,10 @@ def run(tmp_path):
     torch.manual_seed(0)
     model = build_csn("ir", 26, {h: len(n) for h, n in spaces.items()}, base_channels=16)
     save_checkpoint(work / "best.pth", {"model": model.state_dict(), "optimizer": {}, "epoch": 3})
+    work.joinpath("metrics.jsonl").write_text("\n".join(json.dumps(e) for e in [
+        {"event": "train", "epoch": 0, "iteration": 5, "loss": 2.0},
+        {"event": "val", "epoch": 0, "iteration": 10, "top1_action": 0.2},
+        {"event": "val", "epoch": 1, "iteration": 20, "top1_action": 0.4}]) + "\n")
     return work, model
 
 
@@ -51,7 +55,8 @@ def _pack(work: Path, name: str = "syntps/tiny", **kw):
 def test_pack_then_load_by_name_gives_the_model_in_float16_precision(zoo, run):
     work, model = run
     entry = _pack(work)
-    assert entry.task == "video" and set(entry.files) == {"best.pth", "label_spaces.json", "recipe.yaml"}
+    assert entry.task == "video" and set(entry.files) == {"best.pth", "label_spaces.json", "metrics.jsonl",
+                                                         "recipe.yaml"}
     stored = read_model_state(zoo / "syntps/tiny" / "best.pth")
     assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
     loaded, recipe = load_trained("zoo:syntps/tiny")
@@ -60,6 +65,9 @@ def test_pack_then_load_by_name_gives_the_model_in_float16_precision(zoo, run):
         torch.testing.assert_close(loaded.state_dict()[key], value.half().to(value.dtype))
     manifest = json.loads((zoo / "manifest.json").read_text())
     assert manifest["models"]["syntps/tiny"]["metrics"] == {"top1_action": 0.5}
+    res = CliRunner().invoke(app, ["curves", "zoo:syntps/tiny", "--out", str(work / "c.png")])
+    assert res.exit_code == 0, res.output
+    assert (work / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(InputError, match="exists"):
         _pack(work)                                               # every version stays: replace explicitly
     assert _pack(work, replace=True).name == "syntps/tiny"

@@ -15,7 +15,7 @@ from partparse.io import InputError
 
 
 def curves(
-    runs: Annotated[list[Path], typer.Argument(help="Training work dirs (or their metrics.jsonl).")],
+    runs: Annotated[list[str], typer.Argument(help="Training work dirs, their metrics.jsonl, or zoo:<name> entries.")],
     out: Annotated[Path, typer.Option(help="PNG to write.")],
     metric: Annotated[Optional[list[str]], typer.Option(help="Metric to plot (repeat); default: the runs' monitor-like ones.")] = None,
     label: Annotated[Optional[list[str]], typer.Option(help="Legend label per run (repeat, in order); default: folder names.")] = None,
@@ -29,7 +29,8 @@ def curves(
         labels = list(label or [])
         if labels and len(labels) != len(runs):
             raise InputError(f"--label given {len(labels)} times for {len(runs)} runs")
-        names = labels or [r.name if r.is_dir() else r.parent.name for r in runs]
+        names = labels or [r if r.startswith("zoo:") else (Path(r).name if Path(r).is_dir() else Path(r).parent.name)
+                           for r in runs]
         metrics = list(metric or [])
         if not metrics:
             found = read_curves(runs[0])

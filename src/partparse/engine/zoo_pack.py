@@ -1,7 +1,7 @@
 """Pack a finished training run into the model zoo (``partparse zoo pack``).
 
-The entry keeps what the loaders read (``recipe.yaml``, ``label_spaces.json``) and the model weights
-only, in float16 unless ``dtype='float32'`` (halves the size; the zoo tests re-measure each model with the
+The entry keeps what the loaders read (``recipe.yaml``, ``label_spaces.json``), the run's
+``metrics.jsonl`` (its learning curve) and the model weights only, in float16 unless ``dtype='float32'`` (halves the size; the zoo tests re-measure each model with the
 packed weights, so a loss would show). The manifest entry records the checksums and how the model was
 made; nothing else of the run (optimiser state, logs) is kept.
 """
@@ -44,9 +44,10 @@ def pack_run(run: str | Path, name: str, *, recipe: str, data: dict[str, Any], r
     save_checkpoint(folder / "best.pth", {"model": state})
     files = ["recipe.yaml", "best.pth"]
     shutil.copyfile(work / "recipe.yaml", folder / "recipe.yaml")
-    if (work / "label_spaces.json").is_file():
-        shutil.copyfile(work / "label_spaces.json", folder / "label_spaces.json")
-        files.append("label_spaces.json")
+    for extra in ("label_spaces.json", "metrics.jsonl"):  # class names; the learning curve (partparse curves)
+        if (work / extra).is_file():
+            shutil.copyfile(work / extra, folder / extra)
+            files.append(extra)
     entry = ZooEntry(name=name, task=task, folder=name, files={f: sha256_of(folder / f) for f in sorted(files)},
                      recipe=recipe, data=data, rebuild=rebuild, metrics=metrics, training=training, dtype=dtype,
                      notes=notes)

@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from partparse.io import InputError, atomic_write
+from partparse.model_zoo import is_zoo_name
+from partparse.model_zoo import resolve as resolve_zoo
 
 
 def read_curves(metrics_file: str | Path) -> dict[str, list[tuple[int, float]]]:
-    """``{name: [(iteration, value), ...]}`` from a run's ``metrics.jsonl``: every numeric field of the
+    """``{name: [(iteration, value), ...]}`` from a run's ``metrics.jsonl`` (a run dir, the file, or a
+    model-zoo name whose entry keeps its run's curve): every numeric field of the
     ``val`` events, and ``loss`` of the ``train`` events (as ``train_loss``)."""
+    if is_zoo_name(metrics_file):
+        metrics_file = resolve_zoo(str(metrics_file))
     path = Path(metrics_file)
     if path.is_dir():
         path = path / "metrics.jsonl"
