@@ -101,3 +101,18 @@ def test_a_data_file_entry_and_the_cli_listing(zoo, tmp_path):
     assert res.exit_code == 0 and "zoo:syntps/class-prior" in res.output
     res = CliRunner().invoke(app, ["zoo", "show", "syntps/class-prior"])
     assert res.exit_code == 0 and json.loads(res.output)["task"] == "class_prior"
+
+
+def test_curves_drop_the_steps_a_resume_redid(tmp_path):
+    from partparse.viz.learning_curves import read_curves
+
+    lines = [{"event": "train", "iteration": 10, "loss": 3.0}, {"event": "val", "iteration": 10, "top1_action": 0.1},
+             {"event": "train", "iteration": 20, "loss": 2.5}, {"event": "resume", "epoch": 1, "iteration": 10},
+             {"event": "train", "iteration": 20, "loss": 2.4}, {"event": "val", "iteration": 20, "top1_action": 0.3}]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(e) for e in lines) + "\n")
+    curves = read_curves(tmp_path)
+    assert curves["train_loss"] == [(10, 3.0), (20, 2.4)]
+    assert curves["top1_action"] == [(10, 0.1), (20, 0.3)]
+    (tmp_path / "metrics.jsonl").write_text("not json\n")
+    with pytest.raises(InputError, match=r"metrics.jsonl:1: not a JSON line"):
+        read_curves(tmp_path)

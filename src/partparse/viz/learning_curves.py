@@ -20,7 +20,8 @@ from partparse.model_zoo import resolve as resolve_zoo
 def read_curves(metrics_file: str | Path) -> dict[str, list[tuple[int, float]]]:
     """``{name: [(iteration, value), ...]}`` from a run's ``metrics.jsonl`` (a run dir, the file, or a
     model-zoo name whose entry keeps its run's curve): every numeric field of the
-    ``val`` events, and ``loss`` of the ``train`` events (as ``train_loss``)."""
+    ``val`` events, and ``loss`` of the ``train`` events (as ``train_loss``). After a ``resume`` event the
+    points past its iteration are dropped: the run redid those steps from its checkpoint."""
     if is_zoo_name(metrics_file):
         metrics_file = resolve_zoo(str(metrics_file))
     path = Path(metrics_file)
@@ -34,9 +35,11 @@ def read_curves(metrics_file: str | Path) -> dict[str, list[tuple[int, float]]]:
             event = json.loads(line)
         except ValueError:
             raise InputError(f"{path}:{n}: not a JSON line") from None
-        if not isinstance(event, dict) or "iteration" not in event:
+        if not isinstance(event, dict) or not isinstance(event.get("iteration"), int):
             continue
-        if event.get("event") == "val":
+        if event.get("event") == "resume":  # the run went back to its last checkpoint: later points were redone
+            curves = {k: [p for p in v if p[0] <= event["iteration"]] for k, v in curves.items()}
+        elif event.get("event") == "val":
             for key, value in event.items():
                 if key not in ("event", "epoch", "iteration", "time") and isinstance(value, (int, float)):
                     curves.setdefault(key, []).append((int(event["iteration"]), float(value)))
