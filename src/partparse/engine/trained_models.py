@@ -11,12 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from partparse.config import load_recipe, read_recipe_dict
 from partparse.io import InputError, read_json
+from partparse.models.weights import load_torch_file
 
 TASKS = ("detection", "pose", "video")
 
@@ -54,19 +54,9 @@ def checkpoint_of(path: str | Path) -> tuple[Path, Path]:
 
 
 def read_model_state(checkpoint: Path) -> dict[str, torch.Tensor]:
-    """The model tensors of a ``partparse train`` checkpoint.
-
-    Loaded with ``weights_only=True``, allowing only the numpy types of the RNG state it also holds, so
-    a checkpoint cannot run code.
-    """
-    allowed = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np.dtypes.Int64DType, np.dtypes.Float64DType]
-    reconstruct = getattr(np, "_core", np).multiarray._reconstruct
-    try:
-        with torch.serialization.safe_globals(allowed + [reconstruct]):
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
-        raise InputError(f"{checkpoint}: not a readable partparse checkpoint ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    """The model tensors of a ``partparse train`` checkpoint, read weights-only (it cannot run code)."""
+    state = load_torch_file(checkpoint, untrusted_hint=" (refused: unpickling them could run code)",
+                            unreadable="not a readable partparse checkpoint")
     model = state.get("model", state) if isinstance(state, dict) else None
     if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
         raise InputError(f"{checkpoint}: holds no model state dict")

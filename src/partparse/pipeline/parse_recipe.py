@@ -15,6 +15,7 @@ reads it.
 from __future__ import annotations
 
 import importlib.resources
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,21 +106,25 @@ def recipe_path(recipe: str | Path) -> Path:
 def load_parse_recipe(recipe: str | Path, overrides: Iterable[str] = ()) -> ParseRecipe:
     """Read a parse recipe (a path or a built-in name) with ``a.b=value`` overrides; every error is an
     :class:`InputError` naming the file."""
-    from partparse.config import load_recipe
+    from partparse.config import load_recipe, short_repr
 
     path = recipe_path(recipe)
-    try:
-        cfg = load_recipe(path, ParseRecipe, overrides)
-    except InputError:
-        raise
-    except ValueError as err:  # a config's own check (__post_init__): name the recipe
-        raise InputError(f"{path}: {err}") from None
-    if cfg.task != "parse":
-        raise InputError(f"{path}: task {cfg.task!r}, expected 'parse'")
+    cfg = load_recipe(path, ParseRecipe, overrides)  # checks the task too: 'parse'
+    for field_name, device in (("parser.device", cfg.parser.device),
+                               ("pretrained_persons.device", cfg.pretrained_persons.device)):
+        if not is_device_name(device):
+            raise InputError(f"{path}.{field_name}: must be auto, cpu, mps, cuda or cuda:N, got {short_repr(device)}")
     return cfg
 
 
+def is_device_name(name: str) -> bool:
+    """Whether ``name`` is a device a recipe may name: ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``."""
+    return re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]{1,3})?", name) is not None
+
+
 def resolve_device(name: str) -> torch.device:
+    if not is_device_name(name):
+        raise InputError(f"parser.device={name!r}: must be auto, cpu, mps, cuda or cuda:N")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
