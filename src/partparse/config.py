@@ -40,6 +40,8 @@ MAX_RECIPE_BYTES = 1 << 20
 MAX_DEPTH = 32
 #: Longest ``--set`` text.
 MAX_OVERRIDE_CHARS = 10_000
+#: Longest image or frame side a recipe may ask for (a resize to 100000 px would exhaust memory).
+MAX_SIDE = 4096
 #: Integers beyond 64 bits fit no tensor, seed or size: refused in every int field.
 _INT64 = 2**63 - 1
 

@@ -19,10 +19,11 @@ import re
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Annotated, Iterable
 
 import torch
 
+from partparse.config import MAX_SIDE, between, one_of
 from partparse.io import InputError, read_json
 from partparse.pipeline.adapters import (
     HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, PoseEstimatorConfig, YOLOFPartDetector,
@@ -65,10 +66,10 @@ class ParseModels:
 class VideoScoringOverrides:
     """Test-time settings that replace those of each video model's training recipe (``null``: keep)."""
 
-    num_clips: int | None = None
-    crop: str | None = None
-    crop_size: int | None = None
-    batch_size: int = 8
+    num_clips: Annotated[int | None, between(1, 1024)] = None
+    crop: Annotated[str | None, one_of("center", "three")] = None
+    crop_size: Annotated[int | None, between(8, MAX_SIDE)] = None
+    batch_size: Annotated[int, between(1, 4096)] = 8
 
 
 @dataclass
