@@ -35,6 +35,11 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def writable(folder: Path) -> bool:
+    """Whether this process may create files in ``folder``."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def check_work_dir(work: Path, resume: bool, force: bool) -> None:
     """Refuse, before anything is read or written, a work dir that cannot hold a new run.
 
@@ -46,7 +51,7 @@ def check_work_dir(work: Path, resume: bool, force: bool) -> None:
     base = _nearest_existing(work)
     if not base.is_dir():
         raise InputError(f"train.work_dir {work}: {base} is not a folder")
-    if not os.access(base, os.W_OK | os.X_OK):
+    if not writable(base):
         raise InputError(f"train.work_dir {work}: {base} is not writable")
     if resume or force:
         return
