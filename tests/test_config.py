@@ -255,3 +255,12 @@ def test_an_empty_section_can_be_set(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("optim:\nschedule:\n  epochs: 2\n")
     assert load_recipe(path, Recipe, ["optim.lr=0.5"]).optim.lr == 0.5
+
+
+def test_a_key_given_twice_and_nul_characters_are_refused(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("optim:\n  lr: 0.1\n  momentum: 0.9\n  lr: 0.01\n")
+    assert _one_line_error(lambda: load_recipe(path, Recipe)) == (
+        f"{path}: malformed YAML at line 4 column 3: key 'lr' given twice")
+    path.write_text("name: x\n")
+    assert "name: contains a NUL character" in _one_line_error(lambda: load_recipe(path, Recipe, ['name="a\\0b"']))

@@ -64,8 +64,9 @@ def _key(key: Any) -> str:
 
 # --------------------------------------------------------------------------------------------- YAML
 class RecipeLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses anchors, aliases (``&a``, ``*a``, ``<<: *a``) and nesting deeper
-    than :data:`MAX_DEPTH`. Recipes need neither; aliases let a few bytes expand without bound."""
+    """``yaml.SafeLoader`` that refuses anchors, aliases (``&a``, ``*a``, ``<<: *a``), nesting deeper than
+    :data:`MAX_DEPTH` and a key given twice in one mapping. Recipes need none of them; aliases let a few
+    bytes expand without bound, and of two equal keys PyYAML silently keeps the last."""
 
     _depth = 0
 
@@ -82,6 +83,17 @@ class RecipeLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def compose_mapping_node(self, anchor):  # noqa: ANN001 - PyYAML's signature
+        node = super().compose_mapping_node(anchor)
+        seen = set()
+        for key, _ in node.value:  # PyYAML keeps the last of two equal keys: a silent typo in a recipe
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise yaml.composer.ComposerError(None, None, f"key {key.value[:40]!r} given twice",
+                                                      key.start_mark)
+                seen.add(key.value)
+        return node
 
 
 def parse_yaml(text: str, where: str) -> Any:
@@ -212,6 +224,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         raise InputError(f"{where}: expected {tp.__name__}, got {short_repr(value)}")
     if tp is int and abs(value) > _INT64:
         raise InputError(f"{where}: integer out of range, got {short_repr(value)}")
+    if tp is str and "\x00" in value:  # no path, name or device holds one (os calls raise ValueError)
+        raise InputError(f"{where}: contains a NUL character, got {short_repr(value)}")
     return value
 
 

@@ -117,3 +117,12 @@ def test_a_diverging_run_stops_with_one_line(tmp_path):
         trainer.fit()
     assert isinstance(err.value, InputError) and "\n" not in str(err.value)
     assert str(err.value).startswith(f"{tmp_path}: training diverged: non-finite loss inf at epoch 1, iteration 3")
+
+
+def test_a_monitor_that_is_no_validation_metric_is_one_line(tmp_path):
+    trainer = Trainer(make_model(), make_dataset(), step_fn,
+                      TrainConfig(work_dir=str(tmp_path), batch_size=8, monitor="neg_mse_typo"),
+                      OptimConfig(lr=0.05), ScheduleConfig(epochs=2, milestones=[1]),
+                      val_set=make_dataset(16, seed=1), eval_fn=eval_fn, progress=False)
+    with pytest.raises(InputError, match=r"^train.monitor: 'neg_mse_typo' is not a validation metric \(known: neg_mse\)$"):
+        trainer.fit()

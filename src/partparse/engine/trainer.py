@@ -160,6 +160,9 @@ class Trainer:
                 metrics = self._validate() if (epoch + 1) % self.cfg.val_interval == 0 else {}
                 if metrics:
                     history.append(metrics)
+                    if self.cfg.monitor and self.cfg.monitor not in metrics:  # a typo would never save best.pth
+                        raise InputError(f"train.monitor: {self.cfg.monitor!r} is not a validation metric "
+                                         f"(known: {', '.join(sorted(metrics))})")
                 improved = bool(self.cfg.monitor and metrics.get(self.cfg.monitor, -math.inf) > self.best)
                 if improved:
                     self.best = metrics[self.cfg.monitor]

@@ -151,6 +151,8 @@ def search_head_weights(files: Sequence, grid: Sequence[float] = tuple(range(11)
                                  f"{loaded[0][1][head].shape[1]}")
             order = np.argsort(ids)[np.argsort(np.argsort(ids0))]
             mats.append((scores[head][order], labels[head][order]))
+            if not np.array_equal(mats[-1][1], mats[0][1]):
+                raise InputError(f"{f}: labels of head {head!r} differ from those of {files[0]}")
         y = mats[0][1]
         keep = y >= 0
         s = [m[0][keep] for m in mats]
