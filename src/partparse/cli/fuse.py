@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from partparse.config import short_repr
 from partparse.io import InputError, atomic_write
 from partparse.pipeline.score_fusion import search_head_weights
 
@@ -79,7 +80,8 @@ def _fusion_task(recipe: Path) -> str:
 
     task = read_recipe_dict(recipe).get("task", "video")
     if task not in ("parse", "video"):
-        raise InputError(f"{recipe}: a {task!r} recipe has no fusion weights (a parse or video recipe has)")
+        raise InputError(f"{recipe}: a {short_repr(task)} recipe has no fusion weights (a parse or video recipe "
+                         "has)")
     load_recipe(recipe, _recipe_class(task))
     return task
 

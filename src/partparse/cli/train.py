@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from partparse.config import short_repr
 from partparse.io import InputError, read_json, write_json
 
 TASKS = ("video", "detection", "pose")
@@ -54,7 +55,7 @@ def train(
 
     task = _task_of(recipe)
     if task not in TASKS:
-        raise InputError(f"{recipe}: task {task!r} has no trainer (known: {', '.join(TASKS)})")
+        raise InputError(f"{recipe}: task {short_repr(task)} has no trainer (known: {', '.join(TASKS)})")
     if resume and force:
         raise InputError("--resume continues a run and --force starts it again: give one of them")
     cfg = load_recipe(recipe, recipe_class(task), overrides or [])
@@ -82,7 +83,8 @@ def _begin(trainer, cfg, info, work: Path, resume: bool, force: bool, files: dic
     if resume:
         saved = work / "recipe.yaml"
         if saved.is_file() and (found := read_recipe_dict(saved).get("task", "video")) != cfg.task:
-            raise InputError(f"{saved}: the run in {work} is a {found!r} run, this recipe is a {cfg.task!r} one")
+            raise InputError(f"{saved}: the run in {work} is a {short_repr(found)} run, this recipe is a "
+                             f"{cfg.task!r} one")
         for name, obj in files.items():  # e.g. the classes of the heads: same count, other names
             if (work / name).is_file() and read_json(work / name) != obj:
                 raise InputError(f"{work / name}: differs from this recipe's ({name}): not the run to resume")

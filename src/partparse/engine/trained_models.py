@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from partparse.config import load_recipe, read_recipe_dict
+from partparse.config import load_recipe, read_recipe_dict, short_repr
 from partparse.io import InputError, read_json
 from partparse.models.weights import load_torch_file
 
@@ -35,7 +35,7 @@ def recipe_class(task: str) -> type:
         from partparse.engine.video_recipe import VideoRecipe
 
         return VideoRecipe
-    raise InputError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    raise InputError(f"unknown task {short_repr(task)} (known: {', '.join(TASKS)})")
 
 
 def checkpoint_of(path: str | Path) -> tuple[Path, Path]:
@@ -94,7 +94,7 @@ def load_trained(path: str | Path) -> tuple[nn.Module, Any]:
     recipe_file = work / "recipe.yaml"
     task = str(read_recipe_dict(recipe_file).get("task", "video"))
     if task not in TASKS:
-        raise InputError(f"{recipe_file}: unknown task {task!r} (known: {', '.join(TASKS)})")
+        raise InputError(f"{recipe_file}: unknown task {short_repr(task)} (known: {', '.join(TASKS)})")
     model, recipe = _build(task, recipe_file, work)
     state = read_model_state(checkpoint)
     try:
