@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from partparse.config import from_dict, load_recipe
+from partparse.config import load_recipe
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.video_recipe import VideoRecipe
@@ -34,7 +35,8 @@ yaml_text = st.lists(TOKENS | st.text(max_size=8), max_size=60).map("".join)
 # nested structures as a YAML loader could return them (keys of any scalar type)
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10) | st.binary(max_size=4)
 keys = st.sampled_from(["task", "model", "train", "optim", "lr", "depth", "heads", "clips", "data", "parser",
-                        "device", "batch_size", "epochs"]) | scalars
+                        "device", "batch_size", "epochs", "top_k_persons", "keyframe_step", "pretrained_persons",
+                        "imgsz", "keypoint_parts", "keypoint_score_thr", "models", "fusion_weights"]) | scalars
 structures = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                           | st.dictionaries(keys, inner, max_size=4), max_leaves=30)
 
@@ -69,8 +71,10 @@ def test_any_recipe_bytes_read_or_are_one_input_error(tmp_path, raw, cls):
 
 @SETTINGS
 @given(data=st.dictionaries(keys, structures, max_size=6), cls=st.sampled_from(CLASSES))
-def test_any_structure_converts_or_is_one_input_error(data, cls):
-    _only_input_errors(lambda: from_dict(cls, data, "r.yaml"))
+def test_any_structure_converts_or_is_one_input_error(tmp_path, data, cls):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    _only_input_errors(lambda: load_recipe(path, cls))
 
 
 @SETTINGS
