@@ -181,3 +181,11 @@ def test_one_seed_gives_one_run(syntps, tmp_path):
     assert losses["a"] == losses["b"] != losses["c"]
     a, b = (torch.load(tmp_path / n / "latest.pth", weights_only=True)["model"] for n in "ab")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_crops_larger_than_the_frames_are_refused_before_training(syntps, tmp_path):
+    res = _train(syntps, tmp_path / "w", "clips.test_crop=three", "clips.test_crop_size=80")
+    _one_line_error(res, "clips.test_crop_size 80 is larger than clips.short_side 64")
+    res = _train(syntps, tmp_path / "w", "clips.train_crop=random", "clips.crop_size=65")
+    _one_line_error(res, "clips.crop_size 65 is larger than clips.short_side 64")
+    assert not (tmp_path / "w").exists()

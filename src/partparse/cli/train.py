@@ -108,7 +108,8 @@ def _train_video(cfg, info, work: Path, resume: bool, force: bool, progress: boo
     model = build_video_model(cfg, spaces)
     trainer = Trainer(model, train_set, video_step, cfg.train, cfg.optim, cfg.schedule, val_set=val_set,
                       eval_fn=video_eval, dist_info=info, progress=progress)
-    _begin(trainer, cfg, info, work, resume, force, {"label_spaces.json": {h: s.to_list() for h, s in spaces.items()}})
+    labels = {h: s.to_list() for h, s in spaces.items()}
+    _begin(trainer, cfg, info, work, resume, force, {"label_spaces.json": labels})
     history = trainer.fit()
     if info.is_main and trainer.val_loader is not None:
         ids, scores, labels = predict_video_scores(trainer.model, trainer.val_loader, info.device)

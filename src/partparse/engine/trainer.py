@@ -96,7 +96,7 @@ class Trainer:
         n = len(self.loader)
         self.iters_per_epoch = min(n, cfg.max_iters_per_epoch) if cfg.max_iters_per_epoch else n
         if self.iters_per_epoch == 0:
-            raise ValueError("the training set is empty")
+            raise InputError("the training set is empty (check data.root and the training split)")
         self.optimizer = build_optimizer(self.model, optim)
         self.scheduler = build_scheduler(self.optimizer, self.iters_per_epoch, schedule)
         self.amp_dtype = _amp_dtype(cfg.amp, self.info.device)
