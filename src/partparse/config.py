@@ -6,8 +6,9 @@ default, an unknown key is an error naming the recipe file and the key (typos ne
 This module is the one reader of recipes, and every recipe value is checked here, when it is read:
 
 * the YAML is parsed by :class:`RecipeLoader`, which refuses anchors and aliases (a 300-byte alias bomb
-  expands to gigabytes) and nesting deeper than :data:`MAX_DEPTH`; files over :data:`MAX_RECIPE_BYTES`
-  and ``--set`` texts over :data:`MAX_OVERRIDE_CHARS` are refused before parsing;
+  expands to gigabytes), nesting deeper than :data:`MAX_DEPTH` and keys given twice; files over
+  :data:`MAX_RECIPE_BYTES`, non-UTF-8 files and ``--set`` texts over :data:`MAX_OVERRIDE_CHARS` are
+  refused before parsing;
 * a field's type is enforced (``int``, ``float``, ``bool``, ``str``, lists, mappings, ``Literal``,
   nested dataclasses), and a field annotated ``Annotated[T, rule, ...]`` with :class:`Check` rules
   (:func:`at_least`, :func:`between`, :func:`one_of`, ...) must satisfy them; a dataclass's own
