@@ -23,7 +23,7 @@ from typing import Annotated, Iterable
 
 import torch
 
-from partparse.config import MAX_SIDE, between, one_of
+from partparse.config import MAX_SIDE, Check, at_least, between, each, one_of
 from partparse.io import InputError, read_json
 from partparse.pipeline.adapters import (
     HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, PoseEstimatorConfig, YOLOFPartDetector,
@@ -40,6 +40,8 @@ PRETRAINED_POSE = "pretrained:yolo11n-pose"
 #: ``models.parts``: part boxes drawn from the keypoints (:mod:`partparse.pipeline.keypoint_parts`),
 #: set up by the recipe's ``keypoint_parts`` section.
 KEYPOINT_RULE = "rule:keypoints"
+#: Fusion weights of one head: a weighted average needs a positive total.
+NOT_ALL_ZERO = Check(lambda v: sum(v) > 0, "weights that are not all 0")
 #: Built-in recipe name -> file in ``partparse/recipes/`` (package data).
 BUILTIN_RECIPES = {"pretrained-persons": "pretrained_persons.yaml"}
 
@@ -58,7 +60,7 @@ class ParseModels:
     pose: str | None = None
     parts: str | None = None
     video: list[str] = field(default_factory=list)
-    fusion_weights: dict[str, list[float]] = field(default_factory=dict)
+    fusion_weights: dict[str, Annotated[list[float], each(at_least(0)), NOT_ALL_ZERO]] = field(default_factory=dict)
     class_prior: str | None = None
 
 
@@ -226,6 +228,11 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
         if not (person_is_yolo or m.pose):
             raise InputError(f"models.parts: {KEYPOINT_RULE} needs keypoints: models.person {PRETRAINED_POSE} "
                              "or a models.pose")
+    if m.fusion_weights and len(m.video) < 2:
+        raise InputError("models.fusion_weights needs two or more models.video")
+    for head, weights in m.fusion_weights.items():
+        if len(weights) != len(m.video):
+            raise InputError(f"models.fusion_weights.{head}: {len(weights)} weights for {len(m.video)} models.video")
     yolo = build_yolo_pose(recipe.pretrained_persons, device) if person_is_yolo or pose_is_yolo else None
     person = yolo if person_is_yolo else load_person_detector(m.person, recipe.person, device)
     pose = yolo if pose_is_yolo else (load_pose_estimator(m.pose, recipe.pose, device) if m.pose else None)
@@ -240,8 +247,6 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
         cfg = VideoScorerConfig.from_clip_config(video_recipe.clips, num_clips=v.num_clips, crop=v.crop,
                                                  crop_size=v.crop_size, batch_size=v.batch_size)
         scorers.append(CSNVideoScorer(model, video_class_names(path), cfg))
-    if m.fusion_weights and len(scorers) < 2:
-        raise InputError("models.fusion_weights needs two or more models.video")
     fused = [FusedVideoScorer(scorers, m.fusion_weights)] if len(scorers) > 1 else scorers
     prior = load_class_prior(m.class_prior) if m.class_prior else None
     return PartParser(recipe.parser, person, pose, parts, fused, prior)
