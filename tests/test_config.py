@@ -95,3 +95,172 @@ def test_report_spatial_recipes_say_what_the_report_says():
     pose = load_recipe(configs / "hrnet" / "hrnet_w32_coco_256x192.yaml", PoseRecipe)
     assert (pose.input.input_size, pose.model.heatmap_size, pose.model.sigma) == ([256, 192], [64, 48], 2.0)
     assert (pose.optim.name, pose.optim.lr, pose.schedule.epochs, pose.schedule.milestones) == ("adam", 5e-4, 210, [170, 200])
+
+
+# ------------------------------------------------------------------ hostile and careless recipes (issue 13)
+VIDEO_RECIPE = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs" / "csn" / "ir_csn_26_syntps_cpu.yaml"
+
+BOMB = ('a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
+        'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n'
+        'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\noptim: {lr: *g}\n')
+
+
+def _one_line_error(call) -> str:
+    with pytest.raises(InputError) as err:
+        call()
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 400, message[:1000]
+    return message
+
+
+def test_alias_bomb_in_a_recipe_or_an_override_is_refused_at_once(tmp_path):
+    import time
+
+    assert len(BOMB) < 400
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    t0 = time.perf_counter()
+    message = _one_line_error(lambda: load_recipe(path, Recipe))
+    assert message.startswith(f"{path}: malformed YAML at line 1 column 4: anchors and aliases")
+    flow = "{" + BOMB.strip().replace("\n", ", ") + "}"
+    message = _one_line_error(lambda: load_recipe(VIDEO_RECIPE, Recipe, [f"optim.lr={flow}"]))
+    assert message.startswith("override 'optim.lr={a: &a [") and "anchors and aliases" in message
+    assert time.perf_counter() - t0 < 2.0
+    path.write_text("base: &b {lr: 0.1}\noptim:\n  <<: *b\n")          # a merge key is an alias too
+    assert "anchors and aliases" in _one_line_error(lambda: load_recipe(path, Recipe))
+
+
+def test_deeply_nested_recipe_is_one_line_not_a_recursion_error(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("optim: " + "[" * 20000 + "]" * 20000 + "\n")
+    assert "nested deeper than 32 levels" in _one_line_error(lambda: load_recipe(path, Recipe))
+    path.write_text("optim: " + "{a: " * 20000 + "1" + "}" * 20000 + "\n")
+    assert "nested deeper than 32 levels" in _one_line_error(lambda: load_recipe(path, Recipe))
+    deep = "[" * 4000 + "]" * 4000
+    assert "nested deeper" in _one_line_error(lambda: load_recipe(VIDEO_RECIPE, Recipe, [f"optim.lr={deep}"]))
+
+
+def test_huge_values_are_never_formatted_whole(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("optim:\n  lr: [" + ", ".join(["123456789"] * 50000) + "]\n")
+    message = _one_line_error(lambda: load_recipe(path, Recipe))
+    assert message.startswith(f"{path}.optim.lr: expected float, got [123456789, ") and message.endswith("...]")
+    path.write_text("optim:\n  ? " + "x" * 100000 + "\n  : 1\n")
+    assert "unknown key 'xxxx" in _one_line_error(lambda: load_recipe(path, Recipe))
+
+
+def test_oversized_non_utf8_and_unreadable_recipes_name_the_file(tmp_path):
+    from partparse.config import MAX_RECIPE_BYTES
+
+    path = tmp_path / "r.yaml"
+    path.write_bytes(b"optim:\n  lr: 0.1  # caf\xe9\n")
+    assert _one_line_error(lambda: load_recipe(path, Recipe)) == f"{path}: not UTF-8 text (byte 23)"
+    path.write_bytes(b"#" * (MAX_RECIPE_BYTES + 1))
+    assert "larger than a recipe can be" in _one_line_error(lambda: load_recipe(path, Recipe))
+    path.unlink()
+    path.mkdir()
+    assert _one_line_error(lambda: load_recipe(path, Recipe)) == f"{path}: recipe not found"
+    fifo = tmp_path / "fifo.yaml"
+    __import__("os").mkfifo(fifo)                       # reading it would block for ever
+    assert _one_line_error(lambda: load_recipe(fifo, Recipe)) == f"{fifo}: recipe not found"
+
+
+@pytest.mark.parametrize("text", ["a: 2020-13-45\n", "a: " + "1" * 5000 + "\n", "a: !!int x\n", "a: !!timestamp 1\n",
+                                  "a: !!python/object:os.system ls\n", "\x00", "{[1]: 2}\n", "1: a\nb: c\n",
+                                  "- 1\n", "'x'\n", "a: !!binary zz\n"])
+def test_malformed_yaml_values_are_one_line(tmp_path, text):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    assert _one_line_error(lambda: load_recipe(path, Recipe)).startswith(str(path))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.lr=[1,2", "override 'optim.lr=[1,2': malformed YAML at line 1 column 5"),
+    ("optim.lr", "expected dotted.key=value"),
+    ("optim..lr=1", "an empty key part"),
+    ("=1", "an empty key part"),
+    ("optim.lr.x=1", "'lr' is not a section"),
+    ("optim.lr=" + "9" * 20000, "longer than 10000 characters"),
+    ("optim.lr=.nan", "optim.lr: must be > 0 (and finite), got nan"),
+    ("optim.lr=-1", "optim.lr: must be > 0 (and finite), got -1.0"),
+    ("optim.name=rmsprop", "optim.name: must be one of 'sgd', 'adam', got 'rmsprop'"),
+    ("schedule.epochs=-1", "schedule.epochs: must be >= 1, got -1"),
+    ("schedule.milestones=[-3]", "schedule.milestones: must be a list of values each >= 0"),
+    ("schedule.epochs=" + "9" * 30, "schedule.epochs: integer out of range"),
+])
+def test_bad_overrides_are_one_line_errors(override, message):
+    from partparse.engine.video_recipe import VideoRecipe
+
+    assert message in _one_line_error(lambda: load_recipe(VIDEO_RECIPE, VideoRecipe, [override]))
+
+
+@pytest.mark.parametrize("override, field", [
+    ("train.batch_size=0", "train.batch_size"), ("train.val_interval=0", "train.val_interval"),
+    ("train.log_interval=0", "train.log_interval"), ("train.num_workers=-1", "train.num_workers"),
+    ("optim.lr=-1", "optim.lr"), ("optim.lr=.nan", "optim.lr"), ("optim.lr=.inf", "optim.lr"),
+    ("clips.clip_len=0", "clips.clip_len"), ("clips.crop_size=0", "clips.crop_size"),
+    ("model.depth=27", "model.depth"), ("clips.short_side=100000", "clips.short_side"),
+    ("schedule.epochs=-1", "schedule.epochs"), ("data.heads=[bogus]", "data.heads[0]"),
+    ("data.heads=[]", "data.heads"), ("data.heads=[hand, hand]", "data.heads"), ("train.amp=fp8", "train.amp"),
+    ("model.variant=xy", "model.variant"), ("clips.test_crop=five", "clips.test_crop"),
+    ("train.seed=-1", "train.seed"), ("clips.flip_prob=1.5", "clips.flip_prob"),
+])
+def test_video_recipe_values_are_checked_when_read(override, field):
+    from partparse.engine.video_recipe import VideoRecipe
+
+    message = _one_line_error(lambda: load_recipe(VIDEO_RECIPE, VideoRecipe, [override]))
+    assert message.startswith(f"{VIDEO_RECIPE}.{field}: must be "), message
+
+
+def test_spatial_and_parse_recipe_values_are_checked_when_read():
+    from pathlib import Path
+
+    from partparse.engine.detection_recipe import DetectionRecipe
+    from partparse.engine.pose_recipe import PoseRecipe
+    from partparse.pipeline.parse_recipe import load_parse_recipe
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    det = configs / "yolof" / "yolof_r18_persons_syntps_cpu.yaml"
+    assert f"{det}.model.depth: must be one of 18, 50, 101" in _one_line_error(
+        lambda: load_recipe(det, DetectionRecipe, ["model.depth=34"]))
+    assert f"{det}.input.min_size: must be in [8, 4096]" in _one_line_error(
+        lambda: load_recipe(det, DetectionRecipe, ["input.min_size=0"]))
+    pose = configs / "hrnet" / "hrnet_w18_small_syntps_cpu.yaml"
+    assert f"{pose}.model.arch: must be one of" in _one_line_error(
+        lambda: load_recipe(pose, PoseRecipe, ["model.arch=hrnet_w99"]))
+    assert f"{pose}.input.input_size: must be a list of values each in [8, 4096]" in _one_line_error(
+        lambda: load_recipe(pose, PoseRecipe, ["input.input_size=[0, 0]"]))
+    assert "parser.device: must be auto, cpu, mps, cuda or cuda:N, got 'quantum'" in _one_line_error(
+        lambda: load_parse_recipe("pretrained-persons", ["parser.device=quantum"]))
+    assert "malformed YAML" in _one_line_error(
+        lambda: load_parse_recipe("pretrained-persons", ["parser.top_k_persons=[1,2"]))
+    assert "parser.top_k_persons: expected int, got [1, 2]" in _one_line_error(
+        lambda: load_parse_recipe("pretrained-persons", ["parser.top_k_persons=[1,2]"]))
+    assert "top_k_persons must be 1..10" in _one_line_error(
+        lambda: load_parse_recipe("pretrained-persons", ["parser.top_k_persons=11"]))
+    assert "video.crop: must be one of 'center', 'three'" in _one_line_error(
+        lambda: load_parse_recipe("pretrained-persons", ["video.crop=five"]))
+
+
+def test_a_recipe_task_cannot_be_changed_by_set():
+    from partparse.engine.video_recipe import VideoRecipe
+
+    message = _one_line_error(lambda: load_recipe(VIDEO_RECIPE, VideoRecipe, ["task=pose"]))
+    assert message == f"{VIDEO_RECIPE}: task 'pose', expected 'video' (a recipe's task cannot be changed with --set)"
+    assert load_recipe(VIDEO_RECIPE, VideoRecipe, ["task=video"]).task == "video"
+
+
+def test_an_empty_section_can_be_set(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("optim:\nschedule:\n  epochs: 2\n")
+    assert load_recipe(path, Recipe, ["optim.lr=0.5"]).optim.lr == 0.5
+
+
+def test_a_key_given_twice_and_nul_characters_are_refused(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("optim:\n  lr: 0.1\n  momentum: 0.9\n  lr: 0.01\n")
+    assert _one_line_error(lambda: load_recipe(path, Recipe)) == (
+        f"{path}: malformed YAML at line 4 column 3: key 'lr' given twice")
+    path.write_text("name: x\n")
+    assert "name: contains a NUL character" in _one_line_error(lambda: load_recipe(path, Recipe, ['name="a\\0b"']))

@@ -102,3 +102,27 @@ def test_mixed_precision_training_steps_on_gpu(tmp_path, amp):
     history = trainer.fit()
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
     assert history[-1]["neg_mse"] > -1e3
+
+
+def test_a_diverging_run_stops_with_one_line(tmp_path):
+    from partparse.engine.trainer import TrainingDiverged
+
+    def diverging(model, batch, device):
+        loss = step_fn(model, batch, device)["mse"]
+        return {"mse": loss * float("inf") if trainer.iteration >= 2 else loss}
+
+    trainer = Trainer(make_model(), make_dataset(), diverging, TrainConfig(work_dir=str(tmp_path), batch_size=8),
+                      OptimConfig(lr=0.05), ScheduleConfig(epochs=2, milestones=[1]), progress=False)
+    with pytest.raises(TrainingDiverged) as err:
+        trainer.fit()
+    assert isinstance(err.value, InputError) and "\n" not in str(err.value)
+    assert str(err.value).startswith(f"{tmp_path}: training diverged: non-finite loss inf at epoch 1, iteration 3")
+
+
+def test_a_monitor_that_is_no_validation_metric_is_one_line(tmp_path):
+    trainer = Trainer(make_model(), make_dataset(), step_fn,
+                      TrainConfig(work_dir=str(tmp_path), batch_size=8, monitor="neg_mse_typo"),
+                      OptimConfig(lr=0.05), ScheduleConfig(epochs=2, milestones=[1]),
+                      val_set=make_dataset(16, seed=1), eval_fn=eval_fn, progress=False)
+    with pytest.raises(InputError, match=r"^train.monitor: 'neg_mse_typo' is not a validation metric \(known: neg_mse\)$"):
+        trainer.fit()

@@ -68,6 +68,9 @@ def test_overrides_and_bad_values_name_the_file(tmp_path):
     (["models.parts=rule:boxes"], f"models.parts: unknown rule 'rule:boxes' (known: {KEYPOINT_RULE})"),
     (["parser.pose_guidance=false"], "set parser.pose_guidance: true"),
     (["models.person=runs/nowhere"], f"needs keypoints: models.person {PRETRAINED_POSE} or a models.pose"),
+    (["models.fusion_weights={action: [7, 1]}"], "models.fusion_weights needs two or more models.video"),
+    (["models.video=[runs/a, runs/b]", "models.fusion_weights={action: [7, 1, 1]}"],
+     "models.fusion_weights.action: 3 weights for 2 models.video"),
 ])
 def test_build_parser_refuses_inconsistent_models_before_loading_any(overrides, message):
     cfg = load_parse_recipe("pretrained-persons", ["parser.device=cpu", *overrides])
@@ -110,3 +113,10 @@ def test_a_built_wheel_carries_the_builtin_recipes(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     missing = [f for f in BUILTIN_RECIPES.values() if f"partparse/recipes/{f}" not in names]
     assert not missing, f"{missing} not in the wheel: pyproject's [tool.setuptools.package-data] needs recipes/*.yaml"
+
+
+@pytest.mark.parametrize("weights, message", [("[-1, 2]", "must be a list of values each >= 0"),
+                                              ("[0, 0]", "must be weights that are not all 0")])
+def test_fusion_weights_are_checked_when_read(weights, message):
+    with pytest.raises(InputError, match=re.escape(f"models.fusion_weights.action: {message}")):
+        load_parse_recipe("pretrained-persons", [f"models.fusion_weights={{action: {weights}}}"])

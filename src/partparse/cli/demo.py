@@ -65,7 +65,8 @@ def _train_stage(name: str, recipe: Path, root: Path, work: Path, extra: list[st
         return float(read_json(work / "done.json")["seconds"])
     console.rule(f"training {name} ({escape(recipe.name)})")
     t0 = time.perf_counter()
-    train(recipe=recipe, resume=(work / "latest.pth").exists(),
+    resume = (work / "latest.pth").exists()  # else an unfinished run without a checkpoint: start it again
+    train(recipe=recipe, resume=resume, force=not resume,
           overrides=[f"data.root={root}", f"train.work_dir={work}", "train.num_workers=0", *extra], progress=True)
     seconds = time.perf_counter() - t0
     write_json(work / "done.json", {"seconds": seconds, "task": _task_of(recipe)})

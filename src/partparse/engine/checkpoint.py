@@ -3,6 +3,10 @@
 A checkpoint holds everything needed to continue bit-for-bit: model, optimiser, scheduler, AMP scaler,
 epoch, global iteration and the RNG states. Old epoch files are pruned, ``latest.pth`` and ``best.pth``
 are kept.
+
+Everything in a checkpoint is a tensor, a number, a string or a list/tuple/dict of those (the RNG
+states included), so it is read weights-only (:func:`partparse.models.weights.load_torch_file`): a
+``latest.pth`` planted in a work dir someone handed you cannot run code on ``--resume``.
 """
 
 from __future__ import annotations
@@ -15,19 +19,31 @@ import numpy as np
 import torch
 
 from partparse.io import InputError
-from partparse.models.weights import save_checkpoint
+from partparse.models.weights import load_torch_file, save_checkpoint
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """The Python, NumPy, torch (and CUDA) RNG states as tensors, ints and tuples of ints (what a
+    weights-only load reads without allow-listing anything)."""
+    np_state = np.random.get_state(legacy=False)
+    assert np_state["bit_generator"] == "MT19937"  # the legacy global generator always is
+    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
+             "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                       "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
+                       "gauss": float(np_state["gauss"])}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state` (also the older format, whose NumPy state is ``np.random.get_state()``)."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    np_state = state["numpy"]
+    if isinstance(np_state, dict):
+        np_state = ("MT19937", np_state["key"].numpy().astype(np.uint32), np_state["pos"], np_state["has_gauss"],
+                    np_state["gauss"])
+    np.random.set_state(np_state)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -55,12 +71,14 @@ class CheckpointManager:
         return path
 
     def load(self, path: str | Path | None = None) -> dict[str, Any] | None:
-        """The state at ``path`` (default ``latest.pth``), or None if there is no checkpoint yet."""
+        """The state at ``path`` (default ``latest.pth``), or None if there is no checkpoint yet.
+
+        Weights-only: a file holding other objects, or not a checkpoint at all, is an InputError."""
         path = Path(path) if path is not None else self.latest
         if not path.exists():
             return None
-        try:
-            # our own files: they hold optimiser state and RNG states, not only tensors
-            return torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:  # noqa: BLE001 - corrupt or foreign file
-            raise InputError(f"{path}: cannot read checkpoint ({type(err).__name__})") from None
+        state = load_torch_file(path, untrusted_hint=" (refused: unpickling them could run code)",
+                                unreadable="cannot read checkpoint")
+        if not isinstance(state, dict) or "model" not in state:
+            raise InputError(f"{path}: cannot read checkpoint (not a partparse training checkpoint)")
+        return state

@@ -7,7 +7,9 @@ Data come from ``partparse export-coco`` (``persons_{split}.json`` + ``images/``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from partparse.config import MAX_SIDE, NON_EMPTY, UNIQUE, at_least, between, each, one_of
 from partparse.data.syntps_stream import SynTPSStreamConfig
 from partparse.engine.optim import OptimConfig, ScheduleConfig
 from partparse.engine.trainer import TrainConfig
@@ -18,22 +20,24 @@ from partparse.models.yolof import IMAGENET_MEAN, IMAGENET_STD
 class DetectionModelConfig:
     """YOLOF settings (:class:`partparse.models.yolof.YOLOFConfig`) and where its weights start from."""
 
-    class_names: list[str] = field(default_factory=lambda: ["person"])  # label i = class_names[i]
-    depth: int = 50                        # ResNet 18 | 50 | 101
-    style: str = "pytorch"                 # caffe: mmdetection's YOLOF checkpoints
-    frozen_stages: int = 1                 # 1: stem + layer1 fixed (mmdetection); 0: the stem; -1: nothing
-    backbone_width: int = 64               # ResNet stem/layer1 channels (64: torchvision's; thinner: depth 18 only)
-    backbone_norm: str = "frozen_bn"       # frozen_bn (mmdetection, ImageNet starts) | bn (trained, from scratch)
-    backbone_stride: int = 32              # 32 (YOLOF's C5) | 16 (layer4 without downsampling: small parts)
-    encoder_channels: int = 512
-    encoder_mid_channels: int = 128
-    dilations: list[int] = field(default_factory=lambda: [2, 4, 6, 8])
-    anchor_sizes: list[int] = field(default_factory=lambda: [32, 64, 128, 256, 512])
+    class_names: Annotated[list[str], NON_EMPTY, UNIQUE] = field(  # label i = class_names[i]
+        default_factory=lambda: ["person"])
+    depth: Annotated[int, one_of(18, 50, 101)] = 50  # ResNet
+    style: Annotated[str, one_of("pytorch", "caffe")] = "pytorch"  # caffe: mmdetection's YOLOF checkpoints
+    frozen_stages: Annotated[int, between(-1, 4)] = 1  # 1: stem + layer1 fixed (mmdetection); 0: the stem; -1: nothing
+    backbone_width: Annotated[int, between(1, 512)] = 64  # stem/layer1 channels (64: torchvision's; thinner: depth 18 only)
+    backbone_norm: Annotated[str, one_of("frozen_bn", "bn")] = "frozen_bn"  # bn: trained, from scratch
+    backbone_stride: Annotated[int, one_of(16, 32)] = 32  # 32 (YOLOF's C5) | 16 (layer4 without downsampling)
+    encoder_channels: Annotated[int, between(1, 8192)] = 512
+    encoder_mid_channels: Annotated[int, between(1, 8192)] = 128
+    dilations: Annotated[list[int], NON_EMPTY, each(between(1, 64))] = field(default_factory=lambda: [2, 4, 6, 8])
+    anchor_sizes: Annotated[list[int], NON_EMPTY, each(between(1, MAX_SIDE))] = field(
+        default_factory=lambda: [32, 64, 128, 256, 512])
     image_mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
     image_std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
-    score_thresh: float = 0.05
-    nms_thresh: float = 0.6
-    detections_per_img: int = 100
+    score_thresh: Annotated[float, between(0, 1)] = 0.05
+    nms_thresh: Annotated[float, between(0, 1)] = 0.6
+    detections_per_img: Annotated[int, between(1, 10000)] = 100
     backbone_pretrained: str | None = None  # local torchvision ResNet state dict (ImageNet)
     pretrained: str | None = None          # local mmdetection YOLOF checkpoint (whole detector)
     pretrained_classes: list[int] | None = None  # keep these checkpoint classes (COCO person: [0])
@@ -46,11 +50,11 @@ class DetectionModelConfig:
 class DetectionInputConfig:
     """Image size (the detector's and the training resize's) and training augmentation."""
 
-    min_size: int = 800                    # shorter side
-    max_size: int = 1333                   # longer side at most
-    flip_prob: float = 0.5
-    shift_prob: float = 0.5                # mmdetection RandomShift
-    max_shift_px: int = 32
+    min_size: Annotated[int, between(8, MAX_SIDE)] = 800  # shorter side
+    max_size: Annotated[int, between(8, MAX_SIDE)] = 1333  # longer side at most
+    flip_prob: Annotated[float, between(0, 1)] = 0.5
+    shift_prob: Annotated[float, between(0, 1)] = 0.5  # mmdetection RandomShift
+    max_shift_px: Annotated[int, between(0, MAX_SIDE)] = 32
 
 
 @dataclass
@@ -60,14 +64,16 @@ class DetectionDataConfig:
     val_image_dir: str | None = None       # None: image_dir
     train_ann: str = "persons_train.json"
     val_ann: str = "persons_val.json"
-    val_max_images: int | None = None      # validate on this many images, evenly spaced (None: all)
+    val_max_images: Annotated[int | None, at_least(1)] = None  # validate on this many images, evenly spaced
+                                                               # (None: all)
     pose_guidance: bool = False            # draw the person's keypoints as dots (part detector)
-    keypoint_noise: float = 0.0            # jitter of the drawn keypoints, fraction of the crop's longer side
-    train_source: str = "coco"             # coco: train_ann + image_dir | syntps_stream: SynTPS rendered on the fly
+    # jitter of the drawn keypoints, fraction of the crop's longer side
+    keypoint_noise: Annotated[float, between(0, 1)] = 0.0
+    train_source: Annotated[str, one_of("coco", "syntps_stream")] = "coco"  # syntps_stream: SynTPS rendered on the fly
     stream: SynTPSStreamConfig = field(default_factory=SynTPSStreamConfig)   # train_source syntps_stream only
-    stream_view: str = "persons"           # persons (whole frames) | parts (person crops), syntps_stream only
-    crop_margin: float = 0.15              # parts view: person box enlarged by this on each side (export-coco's)
-    crop_jitter: float = 0.0               # parts view: each box side moved by up to this x its size (detector error)
+    stream_view: Annotated[str, one_of("persons", "parts")] = "persons"  # parts: person crops (syntps_stream only)
+    crop_margin: Annotated[float, between(0, 10)] = 0.15  # parts view: person box enlarged by this on each side
+    crop_jitter: Annotated[float, between(0, 1)] = 0.0  # parts view: each box side moved by up to this x its size
 
 
 @dataclass

@@ -10,31 +10,34 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import torch
 from torch import nn
 
+from partparse.config import above, at_least, between, each, one_of
+
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"                 # sgd | adam (mmpose's HRNet recipes: Adam, lr 5e-4, no weight decay) | adamw
-    lr: float = 0.01                  # total learning rate for the whole batch (all GPUs)
-    momentum: float = 0.9
+    name: Annotated[str, one_of("sgd", "adam", "adamw")] = "sgd"  # adam: mmpose's HRNet recipes (lr 5e-4, no wd)
+    lr: Annotated[float, above(0)] = 0.01  # total learning rate for the whole batch (all GPUs)
+    momentum: Annotated[float, between(0, 1)] = 0.9
     nesterov: bool = True             # the report; the authors' configs leave it off
-    weight_decay: float = 1e-4
-    norm_weight_decay: float | None = None   # None: same as weight_decay (mmaction2/mmdet default)
-    grad_clip: float | None = None    # max global L2 norm; the authors' CSN configs use 40
+    weight_decay: Annotated[float, at_least(0)] = 1e-4
+    norm_weight_decay: Annotated[float | None, at_least(0)] = None  # None: same as weight_decay (mmaction2/mmdet)
+    grad_clip: Annotated[float | None, above(0)] = None  # max global L2 norm; the authors' CSN configs use 40
 
 
 @dataclass
 class ScheduleConfig:
-    epochs: int = 24
-    milestones: list[int] = field(default_factory=lambda: [16, 22])  # epochs at which lr *= gamma
-    gamma: float = 0.1
-    warmup_iters: int = 0             # linear warm-up length in iterations (report: 1800 det., 16 CSN)
-    warmup_epochs: float = 0.0        # alternative length in epochs (authors' CSN config: 16); adds to iters
-    warmup_start: float = 0.1         # lr factor at iteration 0 of the warm-up
-    policy: str = "step"              # step (milestones x gamma, the report) | cosine (to 0 over all epochs)
+    epochs: Annotated[int, at_least(1)] = 24
+    milestones: Annotated[list[int], each(at_least(0))] = field(default_factory=lambda: [16, 22])  # lr *= gamma
+    gamma: Annotated[float, above(0)] = 0.1
+    warmup_iters: Annotated[int, at_least(0)] = 0  # linear warm-up length in iterations (report: 1800 det., 16 CSN)
+    warmup_epochs: Annotated[float, at_least(0)] = 0.0  # or in epochs (authors' CSN config: 16); adds to warmup_iters
+    warmup_start: Annotated[float, between(0, 1)] = 0.1  # lr factor at iteration 0 of the warm-up
+    policy: Annotated[str, one_of("step", "cosine")] = "step"  # step (milestones x gamma, the report) | cosine (to 0)
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:

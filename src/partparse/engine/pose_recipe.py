@@ -8,7 +8,9 @@ Every value is written out in the YAML recipes of ``configs/hrnet/``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from partparse.config import above, between, each, length, one_of
 from partparse.data.coco_keypoints import TopDownCropConfig
 from partparse.data.syntps_stream import SynTPSStreamConfig
 from partparse.engine.optim import OptimConfig, ScheduleConfig
@@ -18,13 +20,14 @@ from partparse.models.hrnet import IMAGENET_MEAN, IMAGENET_STD
 
 @dataclass
 class PoseModelConfig:
-    arch: str = "hrnet_w32"                # hrnet_w18_small | hrnet_w18 | hrnet_w32 | hrnet_w48
-    num_keypoints: int = 17
-    heatmap_size: list[int] = field(default_factory=lambda: [64, 48])   # (h, w) = input / 4
-    sigma: float = 2.0
+    arch: Annotated[str, one_of("hrnet_w18_small", "hrnet_w18", "hrnet_w32", "hrnet_w48")] = "hrnet_w32"
+    num_keypoints: Annotated[int, between(1, 1000)] = 17
+    heatmap_size: Annotated[list[int], length(2), each(between(1, 1024))] = field(  # (h, w) = input / 4
+        default_factory=lambda: [64, 48])
+    sigma: Annotated[float, above(0)] = 2.0
     quantize_center: bool = True           # mmpose MSRAHeatmap (unbiased=False); false: DARK encoding
-    decode_mode: str = "quarter"           # quarter (HRNet paper, mmpose default) | dark
-    blur_kernel: int = 11
+    decode_mode: Annotated[str, one_of("quarter", "dark")] = "quarter"  # quarter (HRNet paper, mmpose default) | dark
+    blur_kernel: Annotated[int, between(1, 255)] = 11
     flip_test: bool = True
     shift_heatmap: bool = True
     image_mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))

@@ -11,14 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from partparse.config import load_recipe, read_recipe_dict
+from partparse.config import load_recipe, read_recipe_dict, short_repr
 from partparse.io import InputError, read_json
 from partparse.model_zoo import is_zoo_name
 from partparse.model_zoo import resolve as resolve_zoo
+from partparse.models.weights import load_torch_file
 
 TASKS = ("detection", "pose", "video")
 
@@ -37,7 +37,7 @@ def recipe_class(task: str) -> type:
         from partparse.engine.video_recipe import VideoRecipe
 
         return VideoRecipe
-    raise InputError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    raise InputError(f"unknown task {short_repr(task)} (known: {', '.join(TASKS)})")
 
 
 def checkpoint_of(path: str | Path) -> tuple[Path, Path]:
@@ -59,19 +59,9 @@ def checkpoint_of(path: str | Path) -> tuple[Path, Path]:
 
 
 def read_model_state(checkpoint: Path) -> dict[str, torch.Tensor]:
-    """The model tensors of a ``partparse train`` checkpoint.
-
-    Loaded with ``weights_only=True``, allowing only the numpy types of the RNG state it also holds, so
-    a checkpoint cannot run code.
-    """
-    allowed = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np.dtypes.Int64DType, np.dtypes.Float64DType]
-    reconstruct = getattr(np, "_core", np).multiarray._reconstruct
-    try:
-        with torch.serialization.safe_globals(allowed + [reconstruct]):
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
-        raise InputError(f"{checkpoint}: not a readable partparse checkpoint ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    """The model tensors of a ``partparse train`` checkpoint, read weights-only (it cannot run code)."""
+    state = load_torch_file(checkpoint, untrusted_hint=" (refused: unpickling them could run code)",
+                            unreadable="not a readable partparse checkpoint")
     model = state.get("model", state) if isinstance(state, dict) else None
     if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
         raise InputError(f"{checkpoint}: holds no model state dict")
@@ -109,7 +99,7 @@ def load_trained(path: str | Path) -> tuple[nn.Module, Any]:
     recipe_file = work / "recipe.yaml"
     task = str(read_recipe_dict(recipe_file).get("task", "video"))
     if task not in TASKS:
-        raise InputError(f"{recipe_file}: unknown task {task!r} (known: {', '.join(TASKS)})")
+        raise InputError(f"{recipe_file}: unknown task {short_repr(task)} (known: {', '.join(TASKS)})")
     model, recipe = _build(task, recipe_file, work)
     state = read_model_state(checkpoint)
     try:

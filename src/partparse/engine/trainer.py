@@ -13,7 +13,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import numpy as np
 import torch
@@ -22,10 +22,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from partparse.config import NON_EMPTY, at_least, between, one_of
 from partparse.engine.checkpoint import CheckpointManager, rng_state, set_rng_state
 from partparse.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, make_sampler
 from partparse.engine.logging import JsonlLogger
 from partparse.engine.optim import OptimConfig, ScheduleConfig, build_optimizer, build_scheduler
+from partparse.io import InputError
 
 StepFn = Callable[[nn.Module, Any, torch.device], dict[str, torch.Tensor]]
 EvalFn = Callable[[nn.Module, DataLoader, torch.device], dict[str, float]]
@@ -33,18 +35,22 @@ EvalFn = Callable[[nn.Module, DataLoader, torch.device], dict[str, float]]
 
 @dataclass
 class TrainConfig:
-    work_dir: str = "runs/exp"
-    batch_size: int = 4                    # per process (per GPU)
-    val_batch_size: int = 1
-    num_workers: int = 0
-    seed: int = 0
-    amp: str = "auto"                      # auto (bf16 on CUDA, off on CPU) | off | bf16 | fp16
-    log_interval: int = 10                 # iterations between log lines
-    val_interval: int = 1                  # epochs between validations
-    keep_checkpoints: int = 3
-    max_iters_per_epoch: int | None = None  # cap for smoke runs
+    work_dir: Annotated[str, NON_EMPTY] = "runs/exp"
+    batch_size: Annotated[int, at_least(1)] = 4                    # per process (per GPU)
+    val_batch_size: Annotated[int, at_least(1)] = 1
+    num_workers: Annotated[int, between(0, 256)] = 0
+    seed: Annotated[int, between(0, 2**63 - 1)] = 0
+    amp: Annotated[str, one_of("auto", "off", "bf16", "fp16")] = "auto"  # auto (bf16 on CUDA, off on CPU)
+    log_interval: Annotated[int, at_least(1)] = 10                 # iterations between log lines
+    val_interval: Annotated[int, at_least(1)] = 1                  # epochs between validations
+    keep_checkpoints: Annotated[int, at_least(1)] = 3
+    max_iters_per_epoch: Annotated[int | None, at_least(1)] = None  # cap for smoke runs
     monitor: str | None = None             # validation metric whose maximum is saved as best.pth
     find_unused_parameters: bool = False
+
+
+class TrainingDiverged(InputError):
+    """The loss became NaN or infinite: the run stops (a recipe problem: lr, data, precision)."""
 
 
 def seed_everything(seed: int) -> None:
@@ -90,7 +96,7 @@ class Trainer:
         n = len(self.loader)
         self.iters_per_epoch = min(n, cfg.max_iters_per_epoch) if cfg.max_iters_per_epoch else n
         if self.iters_per_epoch == 0:
-            raise ValueError("the training set is empty")
+            raise InputError("the training set is empty (check data.root and the training split)")
         self.optimizer = build_optimizer(self.model, optim)
         self.scheduler = build_scheduler(self.optimizer, self.iters_per_epoch, schedule)
         self.amp_dtype = _amp_dtype(cfg.amp, self.info.device)
@@ -103,6 +109,7 @@ class Trainer:
         self.checkpoints = CheckpointManager(work, keep=cfg.keep_checkpoints)
         self.logger = JsonlLogger(work / "metrics.jsonl", enabled=self.info.is_main)
         self.epoch, self.iteration, self.best = 0, 0, -math.inf
+        self.resumed = False
 
     # ------------------------------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -111,23 +118,40 @@ class Trainer:
                 "epoch": self.epoch, "iteration": self.iteration, "best": self.best, "rng": rng_state()}
 
     def resume(self, path: str | Path | None = None) -> bool:
-        """Continue from ``latest.pth`` of the work dir (or ``path``); False if there is none."""
+        """Continue from ``latest.pth`` of the work dir (or ``path``); False if there is none.
+
+        The checkpoint is read weights-only; one that does not fit this trainer's model, optimiser or
+        schedule (another recipe's) is an InputError, raised before anything is written. On success the
+        resume is logged to ``metrics.jsonl``.
+        """
         state = self.checkpoints.load(path)
         if state is None:
             return False
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.iteration, self.best = state["epoch"] + 1, state["iteration"], state["best"]
-        set_rng_state(state["rng"])
+        where = Path(path) if path is not None else self.checkpoints.latest
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            epoch, iteration, best = int(state["epoch"]) + 1, int(state["iteration"]), float(state["best"])
+            set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+            detail = " ".join(str(err).split())[:200]
+            raise InputError(f"{where}: does not match this recipe's model or optimiser, or is incomplete "
+                             f"({type(err).__name__}: {detail})") from None
+        self.epoch, self.iteration, self.best = epoch, iteration, best
+        self.resumed = True
+        if self.info.is_main:
+            self.logger.log(event="resume", epoch=self.epoch, iteration=self.iteration)
         return True
 
     # ------------------------------------------------------------------------------------------- loop
     def fit(self, resume: bool = False) -> list[dict[str, float]]:
-        """Train to ``schedule.epochs``; returns the validation metrics of each validated epoch."""
-        if resume and self.resume() and self.info.is_main:
-            self.logger.log(event="resume", epoch=self.epoch, iteration=self.iteration)
+        """Train to ``schedule.epochs``; returns the validation metrics of each validated epoch.
+
+        ``resume``: first continue from ``latest.pth`` (unless :meth:`resume` already did)."""
+        if resume and not self.resumed:
+            self.resume()
         history = []
         with self._progress() as bar:
             for epoch in range(self.epoch, self.schedule_cfg.epochs):
@@ -136,6 +160,9 @@ class Trainer:
                 metrics = self._validate() if (epoch + 1) % self.cfg.val_interval == 0 else {}
                 if metrics:
                     history.append(metrics)
+                    if self.cfg.monitor and self.cfg.monitor not in metrics:  # a typo would never save best.pth
+                        raise InputError(f"train.monitor: {self.cfg.monitor!r} is not a validation metric "
+                                         f"(known: {', '.join(sorted(metrics))})")
                 improved = bool(self.cfg.monitor and metrics.get(self.cfg.monitor, -math.inf) > self.best)
                 if improved:
                     self.best = metrics[self.cfg.monitor]
@@ -166,8 +193,9 @@ class Trainer:
             losses = self.step_fn(self.ddp, batch, self.info.device)
         loss = sum(losses.values())
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {self.epoch + 1}, "
-                                     f"iteration {self.iteration + 1}: lower the lr or check the data")
+            raise TrainingDiverged(f"{self.cfg.work_dir}: training diverged: non-finite loss {loss.item()} at "
+                                   f"epoch {self.epoch + 1}, iteration {self.iteration + 1} (lower optim.lr, "
+                                   "set optim.grad_clip or check the data)")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.optim_cfg.grad_clip:

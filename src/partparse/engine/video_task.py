@@ -24,7 +24,7 @@ from partparse.data.video_dataset import VideoClipDataset, list_videos
 from partparse.data.video_transforms import (
     EvalClipTransformConfig, TrainClipTransformConfig, build_eval_transform, build_train_transform,
 )
-from partparse.engine.video_recipe import VideoRecipe
+from partparse.engine.video_recipe import ClipConfig, VideoRecipe
 from partparse.io import InputError, read_json
 from partparse.models.csn import VideoClassifier, build_csn
 from partparse.models.csn_checkpoint import load_mmaction2_csn
@@ -64,8 +64,20 @@ def encode_labels(names: Mapping[str, str], spaces: Mapping[str, LabelSpace]) ->
     return {h: spaces[h].get(names[h]) for h in spaces}
 
 
+def check_clip_sizes(clips: ClipConfig) -> None:
+    """Refuse crops larger than the frames they are cut from (the frames' short side is ``short_side``):
+    a plain random crop or three test crops would fail only when first used, mid-training."""
+    if clips.train_crop == "random" and clips.crop_size > clips.short_side:
+        raise InputError(f"clips.crop_size {clips.crop_size} is larger than clips.short_side {clips.short_side} "
+                         "(train_crop: random crops inside the resized frames)")
+    if clips.test_crop == "three" and clips.test_crop_size > clips.short_side:
+        raise InputError(f"clips.test_crop_size {clips.test_crop_size} is larger than clips.short_side "
+                         f"{clips.short_side} (test_crop: three crops inside the resized frames)")
+
+
 def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoClipDataset, dict[str, LabelSpace]]:
     """Train and validation datasets (labels as ``{head: index}``) and the training label spaces."""
+    check_clip_sizes(recipe.clips)
     root = Path(recipe.data.root)
     val_root = Path(recipe.data.val_root) if recipe.data.val_root else root
     coarse = [h for h in recipe.data.heads if h != "action"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -34,25 +35,60 @@ class LoadReport:
                 f"{len(self.unexpected)}, shape mismatches {len(self.mismatched)}")
 
 
-def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> dict[str, torch.Tensor]:
-    """Read a local checkpoint file into a flat ``{key: tensor}`` dict (CPU).
+#: Recipe key that lets a foreign pretrained checkpoint be unpickled in full (named in refusals).
+TRUST_KEY = "model.trust_checkpoint"
 
-    Unwraps the usual containers (``state_dict``, ``model``, ``module``). By default loading uses
-    ``weights_only=True``, so a checkpoint cannot run code; files whose metadata holds other Python
-    objects (mmengine's training ``meta``, for one) then need ``trusted=True`` (CLI:
-    ``--trust-checkpoint``), which unpickles everything: only for files from a source you trust.
-    Errors name the file.
+
+def _numpy_rng_globals() -> list:
+    """What the NumPy RNG state inside older ``partparse train`` checkpoints needs to unpickle: arrays
+    and their dtypes (data, never code). Newer checkpoints store RNG states as tensors and ints."""
+    import numpy as np
+
+    reconstruct = getattr(np, "_core", np).multiarray._reconstruct
+    return [np.ndarray, np.dtype, np.dtypes.UInt32DType, np.dtypes.Int64DType, np.dtypes.Float64DType, reconstruct]
+
+
+def load_torch_file(path: str | os.PathLike, trusted: bool = False, untrusted_hint: str = "",
+                    unreadable: str = "not a readable PyTorch checkpoint") -> Any:
+    """The object saved in a ``torch.save`` file, on the CPU: the one place partparse calls ``torch.load``.
+
+    Loading is weights-only (tensors, numbers, strings, lists, dicts and NumPy arrays), so a file cannot
+    run code whatever it holds; a file that needs more is refused with an :class:`InputError` ending in
+    ``untrusted_hint`` (a corrupt or foreign file: ``<path>: <unreadable> (<why>)``). Only
+    ``trusted=True`` (a recipe's ``model.trust_checkpoint: true``, for a pretrained file from a source
+    the user trusts) unpickles everything. Every error names the file.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file():  # also keeps FIFOs out, which would block the read
         raise InputError(f"{path}: checkpoint not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=not trusted)
-    except pickle.UnpicklingError:
-        hint = "" if trusted else "; if the file comes from a source you trust, load it with trusted=True"
-        raise InputError(f"{path}: checkpoint holds Python objects beyond tensors{hint}") from None
-    except Exception as err:  # torch raises many types for corrupt or foreign files
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})".splitlines()[0]) from None
+        if trusted:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(_numpy_rng_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
+        message = str(err)
+        # torch's weights-only unpickler refuses a class or function the file names ("Unsupported global:
+        # GLOBAL builtins.open ..."); any other UnpicklingError is a corrupt file
+        if isinstance(err, pickle.UnpicklingError) and re.search(r"global|unrecognized function", message, re.I):
+            raise InputError(f"{path}: checkpoint holds Python objects beyond tensors{untrusted_hint}") from None
+        detail = message.split("WeightsUnpickler error:", 1)[-1].strip()  # torch's reason, after its advice
+        detail = detail.splitlines()[0][:200] if detail else ""
+        raise InputError(f"{path}: {unreadable} ({type(err).__name__}: {detail})") from None
+
+
+def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> dict[str, torch.Tensor]:
+    """Read a local (pretrained) checkpoint file into a flat ``{key: tensor}`` dict (CPU).
+
+    Unwraps the usual containers (``state_dict``, ``model``, ``module``). Loading is weights-only
+    (:func:`load_torch_file`), so a checkpoint cannot run code; files whose metadata holds other Python
+    objects (mmengine's training ``meta``, for one) are refused unless ``trusted=True`` (set by the
+    recipe key ``model.trust_checkpoint: true``), which unpickles everything: only for files from a
+    source you trust. Errors name the file.
+    """
+    obj = load_torch_file(path, trusted, untrusted_hint=(
+        "; if the file comes from a source you trust, set {key}: true in the recipe (it then unpickles "
+        "the file, which can run code)".format(key=TRUST_KEY)))
     for key in ("state_dict", "model", "module"):
         if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]

@@ -15,13 +15,15 @@ reads it.
 from __future__ import annotations
 
 import importlib.resources
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Annotated, Iterable
 
 import torch
 
+from partparse.config import MAX_SIDE, Check, at_least, between, each, one_of
 from partparse.io import InputError, read_json
 from partparse.model_zoo import is_zoo_name
 from partparse.model_zoo import resolve as resolve_zoo
@@ -40,6 +42,8 @@ PRETRAINED_POSE = "pretrained:yolo11n-pose"
 #: ``models.parts``: part boxes drawn from the keypoints (:mod:`partparse.pipeline.keypoint_parts`),
 #: set up by the recipe's ``keypoint_parts`` section.
 KEYPOINT_RULE = "rule:keypoints"
+#: Fusion weights of one head: a weighted average needs a positive total.
+NOT_ALL_ZERO = Check(lambda v: sum(v) > 0, "weights that are not all 0")
 #: Built-in recipe name -> file in ``partparse/recipes/`` (package data).
 BUILTIN_RECIPES = {"pretrained-persons": "pretrained_persons.yaml"}
 
@@ -58,7 +62,7 @@ class ParseModels:
     pose: str | None = None
     parts: str | None = None
     video: list[str] = field(default_factory=list)
-    fusion_weights: dict[str, list[float]] = field(default_factory=dict)
+    fusion_weights: dict[str, Annotated[list[float], each(at_least(0)), NOT_ALL_ZERO]] = field(default_factory=dict)
     class_prior: str | None = None
 
 
@@ -66,10 +70,10 @@ class ParseModels:
 class VideoScoringOverrides:
     """Test-time settings that replace those of each video model's training recipe (``null``: keep)."""
 
-    num_clips: int | None = None
-    crop: str | None = None
-    crop_size: int | None = None
-    batch_size: int = 8
+    num_clips: Annotated[int | None, between(1, 1024)] = None
+    crop: Annotated[str | None, one_of("center", "three")] = None
+    crop_size: Annotated[int | None, between(8, MAX_SIDE)] = None
+    batch_size: Annotated[int, between(1, 4096)] = 8
 
 
 @dataclass
@@ -107,21 +111,25 @@ def recipe_path(recipe: str | Path) -> Path:
 def load_parse_recipe(recipe: str | Path, overrides: Iterable[str] = ()) -> ParseRecipe:
     """Read a parse recipe (a path or a built-in name) with ``a.b=value`` overrides; every error is an
     :class:`InputError` naming the file."""
-    from partparse.config import load_recipe
+    from partparse.config import load_recipe, short_repr
 
     path = recipe_path(recipe)
-    try:
-        cfg = load_recipe(path, ParseRecipe, overrides)
-    except InputError:
-        raise
-    except ValueError as err:  # a config's own check (__post_init__): name the recipe
-        raise InputError(f"{path}: {err}") from None
-    if cfg.task != "parse":
-        raise InputError(f"{path}: task {cfg.task!r}, expected 'parse'")
+    cfg = load_recipe(path, ParseRecipe, overrides)  # checks the task too: 'parse'
+    for field_name, device in (("parser.device", cfg.parser.device),
+                               ("pretrained_persons.device", cfg.pretrained_persons.device)):
+        if not is_device_name(device):
+            raise InputError(f"{path}.{field_name}: must be auto, cpu, mps, cuda or cuda:N, got {short_repr(device)}")
     return cfg
 
 
+def is_device_name(name: str) -> bool:
+    """Whether ``name`` is a device a recipe may name: ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``."""
+    return re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]{1,3})?", name) is not None
+
+
 def resolve_device(name: str) -> torch.device:
+    if not is_device_name(name):
+        raise InputError(f"parser.device={name!r}: must be auto, cpu, mps, cuda or cuda:N")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -226,6 +234,11 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
         if not (person_is_yolo or m.pose):
             raise InputError(f"models.parts: {KEYPOINT_RULE} needs keypoints: models.person {PRETRAINED_POSE} "
                              "or a models.pose")
+    if m.fusion_weights and len(m.video) < 2:
+        raise InputError("models.fusion_weights needs two or more models.video")
+    for head, weights in m.fusion_weights.items():
+        if len(weights) != len(m.video):
+            raise InputError(f"models.fusion_weights.{head}: {len(weights)} weights for {len(m.video)} models.video")
     yolo = build_yolo_pose(recipe.pretrained_persons, device) if person_is_yolo or pose_is_yolo else None
     person = yolo if person_is_yolo else load_person_detector(m.person, recipe.person, device)
     pose = yolo if pose_is_yolo else (load_pose_estimator(m.pose, recipe.pose, device) if m.pose else None)
@@ -240,8 +253,6 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
         cfg = VideoScorerConfig.from_clip_config(video_recipe.clips, num_clips=v.num_clips, crop=v.crop,
                                                  crop_size=v.crop_size, batch_size=v.batch_size)
         scorers.append(CSNVideoScorer(model, video_class_names(path), cfg))
-    if m.fusion_weights and len(scorers) < 2:
-        raise InputError("models.fusion_weights needs two or more models.video")
     fused = [FusedVideoScorer(scorers, m.fusion_weights)] if len(scorers) > 1 else scorers
     prior = load_class_prior(m.class_prior) if m.class_prior else None
     return PartParser(recipe.parser, person, pose, parts, fused, prior)

@@ -88,7 +88,14 @@ def save_scores(path, video_ids: Sequence[str], scores: Mapping[str, np.ndarray]
 
 
 def load_scores(path) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """``(video_ids, scores, labels)`` of a file written by :func:`save_scores`."""
+    """``(video_ids, scores, labels)`` of a file written by :func:`save_scores`.
+
+    The file is checked, every failure an :class:`InputError` naming it: an ``.npz`` (not truncated,
+    no pickled objects) whose ``video_ids`` are N distinct names, every ``scores/<head>`` an ``(N, C)``
+    array of finite numbers and every ``labels/<head>`` N integers in ``[-1, C)``.
+    """
+    import zipfile
+    import zlib
     from pathlib import Path
 
     from partparse.io import InputError
@@ -98,11 +105,26 @@ def load_scores(path) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.nd
         raise InputError(f"{path}: score file not found")
     try:
         with np.load(path, allow_pickle=False) as data:
-            ids = [str(v) for v in data["video_ids"]]
+            ids = [str(v) for v in np.asarray(data["video_ids"]).reshape(-1)]
             scores = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("scores/")}
             labels = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("labels/")}
-    except (OSError, ValueError, KeyError) as err:
-        raise InputError(f"{path}: not a partparse score file ({err})") from None
+    except (OSError, ValueError, KeyError, EOFError, NotImplementedError, zipfile.BadZipFile,
+            zlib.error) as err:  # truncated, empty or foreign files
+        detail = " ".join(str(err).split())[:150]
+        raise InputError(f"{path}: not a partparse score file ({type(err).__name__}: {detail})") from None
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{path}: video_ids repeat a video")
+    if not scores:
+        raise InputError(f"{path}: no scores/<head> arrays")
+    for head, s in scores.items():
+        if s.ndim != 2 or s.shape[0] != len(ids) or s.shape[1] < 1 or s.dtype.kind not in "fiu":
+            raise InputError(f"{path}: scores/{head} is {s.dtype} {s.shape}, expected numbers ({len(ids)}, classes)")
+        if not np.isfinite(s).all():
+            raise InputError(f"{path}: scores/{head} holds NaN or infinite values")
+        y = labels.get(head)
+        if y is not None and (y.shape != (len(ids),) or y.dtype.kind not in "iu" or (y < -1).any()
+                              or (y >= s.shape[1]).any()):
+            raise InputError(f"{path}: labels/{head} must be {len(ids)} class indices in [-1, {s.shape[1]})")
     return ids, scores, labels
 
 
@@ -124,8 +146,13 @@ def search_head_weights(files: Sequence, grid: Sequence[float] = tuple(range(11)
                 raise InputError(f"{f}: no scores or labels for head {head!r}")
             if sorted(ids) != sorted(ids0):
                 raise InputError(f"{f}: covers other videos than {files[0]}")
+            if scores[head].shape[1] != loaded[0][1][head].shape[1]:
+                raise InputError(f"{f}: {scores[head].shape[1]} classes for head {head!r}, {files[0]} has "
+                                 f"{loaded[0][1][head].shape[1]}")
             order = np.argsort(ids)[np.argsort(np.argsort(ids0))]
             mats.append((scores[head][order], labels[head][order]))
+            if not np.array_equal(mats[-1][1], mats[0][1]):
+                raise InputError(f"{f}: labels of head {head!r} differ from those of {files[0]}")
         y = mats[0][1]
         keep = y >= 0
         s = [m[0][keep] for m in mats]
