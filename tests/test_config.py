@@ -184,7 +184,7 @@ def test_malformed_yaml_values_are_one_line(tmp_path, text):
     ("optim.lr=" + "9" * 20000, "longer than 10000 characters"),
     ("optim.lr=.nan", "optim.lr: must be > 0 (and finite), got nan"),
     ("optim.lr=-1", "optim.lr: must be > 0 (and finite), got -1.0"),
-    ("optim.name=rmsprop", "optim.name: must be one of 'sgd', 'adam', got 'rmsprop'"),
+    ("optim.name=rmsprop", "optim.name: must be one of 'sgd', 'adam', 'adamw', got 'rmsprop'"),
     ("schedule.epochs=-1", "schedule.epochs: must be >= 1, got -1"),
     ("schedule.milestones=[-3]", "schedule.milestones: must be a list of values each >= 0"),
     ("schedule.epochs=" + "9" * 30, "schedule.epochs: integer out of range"),
