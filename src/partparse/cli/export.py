@@ -27,11 +27,19 @@ def export_coco(
     margin: Annotated[float, typer.Option(help="Person-crop margin for the part export (fraction of size).")] = 0.15,
 ) -> None:
     """Write COCO detection JSON for persons, for parts on person crops, and COCO keypoints for pose."""
-    from partparse.data.synthetic.export_coco import export_part_detection, export_person_detection, export_pose
+    from partparse.data.synthetic.export_coco import (
+        check_export_inputs, export_part_detection, export_person_detection, export_pose,
+    )
+    from partparse.output_folder import check_output_folder, check_writable
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     todo = what or list(Export)
     try:
+        # everything read is checked before anything is written (no half export); the exports of several
+        # splits share one folder, so a non-empty --out is fine, but it must be a writable folder
+        check_export_inputs(root, split, margin, keypoints=Export.parts in todo or Export.pose in todo)
+        check_output_folder(out, force=True)
+        check_writable(out)
         for w in todo:
             with console.status(f"exporting {w.value} of {split} ..."):
                 if w is Export.persons:

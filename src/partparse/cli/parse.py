@@ -7,6 +7,10 @@ Writes ``OUT/submission/`` (``pred_vid_result.json`` + ``pred_part_result.json``
 per video (see :mod:`partparse.pipeline.parse_output`), ``OUT/parse_recipe.yaml`` (the recipe as run),
 ``OUT/summary.json``, with ``--render`` ``OUT/overlays/<id>.mp4`` and with ``--report`` ``OUT/report.html``.
 A video that fails is reported in one line naming its file and the others go on; the exit code is then 1.
+``OUT`` must be empty or new: a second run into it is refused unless ``--force``, which first removes what
+a previous parse wrote there (:data:`OUTPUTS`, nothing else), so two runs never mix. Inputs (recipe,
+models, ``--gt``) are checked before anything is written; bad input or a folder that cannot be written is
+one line naming the file, exit code 2.
 
 Several processes: ``torchrun --nproc-per-node N -m partparse.cli parse ...``: rank ``r`` parses
 ``videos[r::N]`` and rank 0 merges the submission and writes the report (the output folder must be
@@ -29,6 +33,8 @@ from partparse.io import InputError, read_json, write_json
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 RANKS_DIR = ".ranks"
+#: Everything ``parse`` writes into ``--out`` (what ``--force`` removes before a new run).
+OUTPUTS = ("submission", "videos", "overlays", RANKS_DIR, "parse_recipe.yaml", "summary.json", "report.html")
 
 
 def collect_videos(inputs: Sequence[Path]) -> list[Path]:
@@ -121,18 +127,23 @@ def parse(
     gt: Annotated[Optional[Path], typer.Option(help="Ground-truth folder: the report scores the parsed videos.")] = None,
     overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set parser.pose_guidance=false")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    force: Annotated[bool, typer.Option(help="Parse into a non-empty --out: first remove what a previous "
+                                             "parse wrote there.")] = False,
 ) -> None:
     """Parse videos into a Kinetics-TPS submission with the models a parse recipe names."""
     from partparse.config import save_recipe
+    from partparse.data.tps_format import read_result_files
     from partparse.engine.distributed import barrier, cleanup, init_distributed
+    from partparse.output_folder import check_output_folder, check_writable, clear_owned
     from partparse.pipeline import parse_recipe as pr
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         cfg = pr.load_parse_recipe(recipe, overrides or [])
-        if gt is not None and not gt.is_dir():
-            raise InputError(f"{gt}: ground-truth folder not found")
+        if gt is not None:
+            read_result_files(gt, submission=False)  # the report scores against it: check it before parsing
         videos = collect_videos(inputs)
+        check_output_folder(out, force)      # every rank, before any rank writes (rank 0 waits at a barrier)
         pr.resolve_device(cfg.parser.device)  # fails early when CUDA is asked for but absent
         info = init_distributed("cpu" if cfg.parser.device == "cpu" else "auto")
         if cfg.parser.device in ("auto", "cuda"):
@@ -140,19 +151,28 @@ def parse(
         t0 = time.perf_counter()
         parser = pr.build_parser(cfg)
         load_seconds = time.perf_counter() - t0
+        if info.is_main:
+            if force:
+                clear_owned(out, OUTPUTS)
+            check_writable(out)
+            save_recipe(cfg, out / "parse_recipe.yaml")
     except (InputError, ValueError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}")
         raise typer.Exit(2)
-    if info.is_main:
-        save_recipe(cfg, out / "parse_recipe.yaml")
+    barrier(info)                            # the other ranks write only into the prepared folder
     shard = videos[info.rank::info.world_size]
     done, failed = parse_videos(parser, shard, out, render, console, progress and info.is_main)
-    write_json(out / RANKS_DIR / f"rank_{info.rank}.json", {"done": done, "failed": [list(f) for f in failed]})
-    barrier(info)
-    if info.is_main:
-        files, failed = merge_outputs(videos, out, info.world_size)
-        _finish(files, failed, out, report, gt, load_seconds, console)
-    cleanup(info)
+    try:
+        write_json(out / RANKS_DIR / f"rank_{info.rank}.json", {"done": done, "failed": [list(f) for f in failed]})
+        barrier(info)
+        if info.is_main:
+            files, failed = merge_outputs(videos, out, info.world_size)
+            _finish(files, failed, out, report, gt, load_seconds, console)
+    except InputError as err:                # a disk that filled up or went read-only during the run
+        console.print(f"[red]error:[/red] {escape(str(err))}")
+        raise typer.Exit(2)
+    finally:
+        cleanup(info)
     if failed:
         raise typer.Exit(1)
 

@@ -37,29 +37,30 @@ def synth(
     frames: Annotated[int, typer.Option(help="Frames per video (every 5th is annotated).")] = 64,
     val_fraction: Annotated[float, typer.Option(help="Share of videos in the val split.")] = 0.2,
     workers: Annotated[int, typer.Option(help="Processes rendering videos in parallel.")] = 1,
-    force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder.")] = False,
+    force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder, first removing what a "
+                                             "previous synth wrote there.")] = False,
     preview: Annotated[Optional[str], typer.Option(help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
 ) -> None:
     """Generate a synthetic dataset in the Kinetics-TPS layout (SynTPS), or preview one of its videos."""
     from partparse.data.synthetic.generator import SynthConfig, generate_dataset
+    from partparse.data.synthetic.layout import SynthLayout
     from partparse.data.synthetic.preview import contact_sheet, resolve_preview_target
+    from partparse.output_folder import prepare_output_folder
 
     console = Console(stderr=True)
     try:
         if preview is not None:
             root, video_id = resolve_preview_target(preview)
             png = contact_sheet(root, video_id, out if out is not None else Path(f"{video_id}_preview.png"))
-            console.print(f"wrote {png}")
+            console.print(f"wrote {png}", markup=False, highlight=False)
             return
         if out is None:
             raise ValueError("--out DIR is required (or --preview DIR/VIDEO_ID)")
-        if out.exists() and not out.is_dir():
-            raise InputError(f"{out}: exists and is not a folder")
-        if out.is_dir() and any(out.iterdir()) and not force:
-            raise InputError(f"{out}: folder is not empty (use --force to write into it)")
         width, height = parse_size(size)
         cfg = SynthConfig(videos=videos, seed=seed, actions=actions, fps=fps, width=width, height=height,
                           frames=frames, val_fraction=val_fraction)
+        # --force: the previous dataset's videos must not stay beside the new ones
+        prepare_output_folder(out, force, SynthLayout(out).written())
         with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as bar:
             task = bar.add_task("videos", total=cfg.videos)
