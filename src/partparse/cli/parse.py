@@ -20,6 +20,7 @@ shared by the ranks, as it is on one node).
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated, Callable, Optional, Sequence
 
@@ -74,6 +75,7 @@ def parse_videos(parser, videos: Sequence[Path], out: Path, render: bool = False
     Returns ``(ids done, [(path, one-line error), ...])``; an exception of one video never stops the
     others (KeyboardInterrupt does).
     """
+    from partparse.data.video_reader import TruncatedVideoWarning
     from partparse.pipeline.parse_output import write_parse_result
     from partparse.viz.overlay import render_overlay
 
@@ -88,11 +90,16 @@ def parse_videos(parser, videos: Sequence[Path], out: Path, render: bool = False
             bar.update(current, description=f"{escape(path.stem)[:40]}", completed=0, total=None)
             on_progress: Callable[[int, int], None] = lambda k, n: bar.update(current, completed=k, total=n)
             try:
-                result = parser.parse(path, progress=on_progress)
-                write_parse_result(result, path, out / "videos")
-                if render:
-                    render_overlay(path, result.prediction, out / "overlays" / f"{path.stem}.mp4",
-                                   action_score=result.labels.action_score)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", TruncatedVideoWarning)
+                    try:
+                        result = parser.parse(path, progress=on_progress)
+                        write_parse_result(result, path, out / "videos")
+                        if render:
+                            render_overlay(path, result.prediction, out / "overlays" / f"{path.stem}.mp4",
+                                           action_score=result.labels.action_score)
+                    finally:
+                        _show_warnings(caught, console)
                 done.append(path.stem)
             except Exception as err:  # noqa: BLE001 - one bad video must not stop the others
                 failed.append((str(path), failure_line(path, err)))
@@ -100,6 +107,18 @@ def parse_videos(parser, videos: Sequence[Path], out: Path, render: bool = False
             bar.advance(overall)
         bar.update(current, visible=False)
     return done, failed
+
+
+def _show_warnings(caught: list, console: Console) -> None:
+    """A truncated video as one line (once, though each reader of the file warns); other warnings as
+    Python shows them."""
+    from partparse.data.video_reader import TruncatedVideoWarning
+
+    for text in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, TruncatedVideoWarning)):
+        console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False, soft_wrap=True)
+    for w in caught:
+        if not issubclass(w.category, TruncatedVideoWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def merge_outputs(videos: Sequence[Path], out: Path, world_size: int) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -143,7 +162,6 @@ def parse(
         if gt is not None:
             read_result_files(gt, submission=False)  # the report scores against it: check it before parsing
         videos = collect_videos(inputs)
-        check_output_folder(out, force)      # every rank, before any rank writes (rank 0 waits at a barrier)
         pr.resolve_device(cfg.parser.device)  # fails early when CUDA is asked for but absent
         info = init_distributed("cpu" if cfg.parser.device == "cpu" else "auto")
         if cfg.parser.device in ("auto", "cuda"):
@@ -151,14 +169,20 @@ def parse(
         t0 = time.perf_counter()
         parser = pr.build_parser(cfg)
         load_seconds = time.perf_counter() - t0
-        if info.is_main:
+        check_output_folder(out, force)
+    except (InputError, ValueError) as err:
+        console.print(f"[red]error:[/red] {escape(str(err))}")
+        raise typer.Exit(2)
+    barrier(info)                            # every rank has checked --out before rank 0 changes it
+    if info.is_main:
+        try:
             if force:
                 clear_owned(out, OUTPUTS)
             check_writable(out)
             save_recipe(cfg, out / "parse_recipe.yaml")
-    except (InputError, ValueError) as err:
-        console.print(f"[red]error:[/red] {escape(str(err))}")
-        raise typer.Exit(2)
+        except InputError as err:
+            console.print(f"[red]error:[/red] {escape(str(err))}")
+            raise typer.Exit(2)
     barrier(info)                            # the other ranks write only into the prepared folder
     shard = videos[info.rank::info.world_size]
     done, failed = parse_videos(parser, shard, out, render, console, progress and info.is_main)

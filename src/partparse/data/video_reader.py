@@ -16,6 +16,7 @@ lies at least ``seek_min_skip`` frames past the last decoded one (the next frame
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -25,7 +26,16 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from partparse.data.video_transforms import short_side_size
-from partparse.io import InputError
+from partparse.io import InputError, check_regular_file
+
+#: Largest frame (width x height) a video may have: 4096 x 4096 holds 4K and DCI 4K. One decoded RGB frame
+#: of this size takes 48 MB (a batch of keyframes, its scaled copies and the decoder's own frames come on
+#: top); an 8192 x 8192 video (a 200 KB file can claim it) made a persons-only parse peak at 5.4 GB.
+MAX_FRAME_PIXELS = 4096 * 4096
+
+
+class TruncatedVideoWarning(UserWarning):
+    """The container's header counts more frames than the file holds (cut short, e.g. a partial copy)."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +90,7 @@ class VideoReader:
         self.seek_min_skip = max(1, seek_min_skip)
         self.frames_decoded = 0
         self.seeks = 0
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: file not found")
+        check_regular_file(self.path)            # (a FIFO would block the demuxer)
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: empty file, not a video")
         try:
@@ -101,17 +110,25 @@ class VideoReader:
         stream.thread_type = thread_type
         if stream.width <= 0 or stream.height <= 0:
             raise InputError(f"{self.path}: video stream has no frame size (codec not recognised?)")
+        if stream.width * stream.height > MAX_FRAME_PIXELS:
+            raise InputError(f"{self.path}: frame size {stream.width}x{stream.height} is larger than partparse "
+                             f"reads ({MAX_FRAME_PIXELS} pixels, e.g. 4096x4096); scale the video down first")
         self._table = self._build_table()
         n = len(self._table.pts)
         if n == 0:
             raise InputError(f"{self.path}: video has no frames")
+        header = int(stream.frames or 0)
+        if header > n:
+            warnings.warn(TruncatedVideoWarning(
+                f"{self.path}: holds {n} of the {header} frames its header counts (the file is cut short?); "
+                f"reading the {n}"), stacklevel=3)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         if fps <= 0:  # no rate in the header: derive it from the timestamps
             span = float(int(self._table.pts[-1] - self._table.pts[0]) * stream.time_base)
             fps = (n - 1) / span if n > 1 and span > 0 else 1.0
         self.info = VideoInfo(self.path, n, fps, stream.width, stream.height, n / fps,
-                              stream.codec_context.name, int(stream.frames or 0))
+                              stream.codec_context.name, header)
         self._scaler, self._rgb = VideoReformatter(), VideoReformatter()
         if short_side is None:
             self.out_height, self.out_width = stream.height, stream.width

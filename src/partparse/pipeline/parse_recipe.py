@@ -140,9 +140,10 @@ def load_class_prior(path: str | Path) -> ClassPriorPartStates:
 
 def video_class_names(path: str) -> dict[str, list[str]]:
     """``label_spaces.json`` of a trained video work dir: ``{head: class names}``."""
+    from partparse.data.part_labels import read_label_spaces
     from partparse.engine.trained_models import checkpoint_of
 
-    return read_json(checkpoint_of(path)[0] / "label_spaces.json")
+    return read_label_spaces(checkpoint_of(path)[0] / "label_spaces.json")
 
 
 def load_trained_model(path: str, task: str, device: torch.device):
