@@ -47,7 +47,7 @@ def synth(
     from partparse.data.synthetic.preview import contact_sheet, resolve_preview_target
     from partparse.output_folder import prepare_output_folder
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)   # (an error stays one line, however long its path)
     try:
         if preview is not None:
             root, video_id = resolve_preview_target(preview)

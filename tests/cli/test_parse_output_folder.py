@@ -1,0 +1,84 @@
+"""`partparse parse` and its --out folder (issue 13, items 7, 16, 17): a second run is refused unless
+--force, which removes the previous run's files (only those); inputs are checked before anything is
+written; a folder that cannot be written is one line, exit code 2."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from partparse.cli import app
+from partparse.io import write_json
+from tests.pipeline.parse_stubs import make_tiny_dataset, single_thread, write_parse_recipe, write_tiny_work_dirs
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("parse_out")
+    data = make_tiny_dataset(tmp / "syn")
+    works = write_tiny_work_dirs(tmp / "runs")
+    recipe = write_parse_recipe(tmp / "parse.yaml", works)
+    videos = sorted((data / "train_videos").rglob("*.mp4"))
+    return data, works, recipe, videos
+
+
+def _parse(videos, recipe, out, *extra):
+    return CliRunner().invoke(app, ["parse", *map(str, videos), "--recipe", str(recipe), "--out", str(out),
+                                    "--no-progress", *extra])
+
+
+def _one_line(res, fragment):
+    assert res.exit_code == 2, res.output
+    errors = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and fragment in errors[0], res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_a_second_run_is_refused_and_force_replaces_the_first(setup, tmp_path):
+    _, _, recipe, videos = setup
+    out = tmp_path / "out"
+    assert _parse(videos[:2], recipe, out, "--render").exit_code == 0
+    (out / "notes.txt").write_text("mine")
+    before = (out / "videos" / f"{videos[0].stem}.json").read_bytes()
+    _one_line(_parse(videos[2:], recipe, out), "folder is not empty (use --force")
+    assert (out / "videos" / f"{videos[0].stem}.json").read_bytes() == before      # nothing touched
+    res = _parse(videos[2:], recipe, out, "--force")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.stem for p in (out / "videos").iterdir()) == [videos[2].stem]
+    assert not (out / "overlays").exists()             # the first run's overlays went with its videos
+    assert (out / "notes.txt").read_text() == "mine"   # what parse did not write stays
+
+
+def test_out_that_is_a_file_or_cannot_be_created(setup, tmp_path):
+    _, _, recipe, videos = setup
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _one_line(_parse(videos[:1], recipe, blocker), "exists and is not a folder")
+    _one_line(_parse(videos[:1], recipe, blocker / "out"), f"{blocker / 'out'}: cannot write")
+    assert blocker.read_text() == "x"
+
+
+def test_the_gt_is_checked_before_any_video_is_parsed(setup, tmp_path):
+    data, _, recipe, videos = setup
+    gt = tmp_path / "gt"
+    shutil.copytree(data / "gt_train", gt)
+    write_json(gt / "gt_part_result.json", {"v": {"img_00001.json": {"humans": [{"box": "nope", "parts": {}}]}}})
+    out = tmp_path / "out"
+    _one_line(_parse(videos[:1], recipe, out, "--report", "--gt", str(gt)), str(gt / "gt_part_result.json"))
+    assert not out.exists()                                 # nothing parsed, nothing written
+
+
+@pytest.mark.parametrize("content", ['{"action": "jump"}', "[1, 2]", '{"action": []}', "{"])
+def test_a_malformed_label_spaces_file_is_one_line(setup, tmp_path, content):
+    _, works, _, videos = setup
+    video = tmp_path / "video"
+    shutil.copytree(works["video"], video)
+    (video / "label_spaces.json").write_text(content)
+    recipe = write_parse_recipe(tmp_path / "parse.yaml", {**works, "video": video})
+    out = tmp_path / "out"
+    _one_line(_parse(videos[:1], recipe, out), str(video / "label_spaces.json"))
+    assert not out.exists()
