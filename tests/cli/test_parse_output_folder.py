@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -82,3 +83,42 @@ def test_a_malformed_label_spaces_file_is_one_line(setup, tmp_path, content):
     out = tmp_path / "out"
     _one_line(_parse(videos[:1], recipe, out), str(video / "label_spaces.json"))
     assert not out.exists()
+
+
+def _encode(path, width, height, frames, options=None, noise=False):
+    """An H.264 MP4 of black frames, or of noise (the frames then outweigh the header);
+    ``options``: muxer options such as faststart."""
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", format="mp4", options=options or {}) as c:
+        s = c.add_stream("libx264", rate=15, options={"preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        for _ in range(frames):
+            frame = av.VideoFrame(width, height, "yuv420p")    # a fresh frame each time: its own timestamp
+            for plane in frame.planes:
+                plane.update(rng.bytes(plane.buffer_size) if noise else bytes(plane.buffer_size))
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    return path
+
+
+def test_an_absurd_frame_size_is_refused_in_one_line(setup, tmp_path):
+    _, _, recipe, _ = setup
+    big = _encode(tmp_path / "big.mp4", 8192, 8192, 1)          # ~200 KB that decode to 200 MB a frame
+    res = _parse([big], recipe, tmp_path / "out")
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert res.exit_code == 1 and errors == [f"error: {big}: frame size 8192x8192 is larger than partparse reads "
+                                             "(16777216 pixels, e.g. 4096x4096); scale the video down first"]
+
+
+def test_a_truncated_faststart_mp4_is_parsed_with_a_warning_naming_it(setup, tmp_path):
+    _, _, recipe, _ = setup
+    whole = _encode(tmp_path / "whole.mp4", 96, 64, 64, {"movflags": "faststart"}, noise=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    res = _parse([cut], recipe, tmp_path / "out", "--render")
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and f"{cut}: holds" in warnings[0] and "of the 64 frames its header counts" in warnings[0]
+    assert _parse([whole], recipe, tmp_path / "out2").stderr.count("warning:") == 0

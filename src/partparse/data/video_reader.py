@@ -137,7 +137,7 @@ class VideoReader:
 
     def _build_table(self) -> _FrameTable:
         """Demux every packet of the stream (no decoding) and sort their timestamps."""
-        pts, key = [], []
+        pts, key, corrupt = [], [], []
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size == 0 or packet.is_discard:  # flush packet / dropped by an edit list
@@ -147,8 +147,11 @@ class VideoReader:
                     raise InputError(f"{self.path}: video packets carry no timestamps; cannot index frames")
                 pts.append(ts)
                 key.append(packet.is_keyframe)
+                corrupt.append(packet.is_corrupt)
         except av.FFmpegError as err:
             raise InputError(f"{self.path}: cannot demux: {_one_line(err)}") from None
+        while corrupt and corrupt[-1]:  # a file cut short ends in a partial packet, which does not decode
+            del pts[-1], key[-1], corrupt[-1]
         pts_arr = np.asarray(pts, np.int64)
         order = np.argsort(pts_arr, kind="stable")
         pts_arr = pts_arr[order]
