@@ -75,6 +75,9 @@ class VideoReader:
             decoder's pixel format) so that their shorter side has this many pixels, keeping the aspect
             ratio (sizes rounded as mmcv does, see :func:`short_side_size`). About twice as fast as
             converting full frames to RGB and resizing them with torchvision.
+        max_side: if given (and ``short_side`` is not), frames whose longer side exceeds it are scaled
+            down in the decoder the same way so that it has this many pixels (the parser decodes at the
+            size its models work at; ``out_width / width`` is the scale).
         thread_type: FFmpeg decoder threading ("AUTO", "FRAME", "SLICE" or "NONE").
         seek_min_skip: seek forward only when that skips at least this many frames; nearer frames are
             reached by decoding on (a seek flushes the decoder, and its threads start over; seeking to
@@ -84,7 +87,7 @@ class VideoReader:
     Every problem with the file raises :class:`partparse.io.InputError` naming it.
     """
 
-    def __init__(self, path: str | os.PathLike, *, short_side: int | None = None,
+    def __init__(self, path: str | os.PathLike, *, short_side: int | None = None, max_side: int | None = None,
                  thread_type: str = "AUTO", seek_min_skip: int = 4) -> None:
         self.path = Path(path)
         self.seek_min_skip = max(1, seek_min_skip)
@@ -98,12 +101,12 @@ class VideoReader:
         except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
             raise InputError(f"{self.path}: not a readable video: {_one_line(err)}") from None
         try:
-            self._open_stream(short_side, thread_type)
+            self._open_stream(short_side, thread_type, max_side)
         except BaseException:
             self._container.close()
             raise
 
-    def _open_stream(self, short_side: int | None, thread_type: str) -> None:
+    def _open_stream(self, short_side: int | None, thread_type: str, max_side: int | None = None) -> None:
         if not self._container.streams.video:
             raise InputError(f"{self.path}: no video stream")
         self._stream = stream = self._container.streams.video[0]
@@ -130,7 +133,11 @@ class VideoReader:
         self.info = VideoInfo(self.path, n, fps, stream.width, stream.height, n / fps,
                               stream.codec_context.name, header)
         self._scaler, self._rgb = VideoReformatter(), VideoReformatter()
-        if short_side is None:
+        if short_side is None and max_side is not None and max(stream.height, stream.width) > max_side:
+            scale = max_side / max(stream.height, stream.width)
+            self.out_height = max(1, int(stream.height * scale + 0.5))
+            self.out_width = max(1, int(stream.width * scale + 0.5))
+        elif short_side is None:
             self.out_height, self.out_width = stream.height, stream.width
         else:
             self.out_height, self.out_width = short_side_size(stream.height, stream.width, short_side)
