@@ -239,3 +239,12 @@ def test_export_on_a_full_disk_is_one_line(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(io_module.os, "fsync", fsync_then_full)
     _one_line(_export(tiny_dataset, out, "--what", "persons"), "cannot write: No space left on device")
     _no_leftovers(out)
+
+
+def test_export_without_the_keypoints_the_pose_export_needs_writes_nothing(tiny_dataset, tmp_path):
+    root = _copy(tiny_dataset, tmp_path)
+    (root / "keypoints_train.json").unlink()
+    out = tmp_path / "out"
+    _one_line(_export(root, out), f"{root / 'keypoints_train.json'}: file not found")
+    assert not out.exists()                     # not the person images first, then the error
+    assert _export(root, out, "--what", "persons", "--what", "parts").exit_code == 0

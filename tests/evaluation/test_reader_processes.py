@@ -72,3 +72,26 @@ def test_readers_exit_when_the_parent_is_killed(tmp_path):
     for child in left:                  # (do not leave them behind when the test fails)
         os.kill(child, signal.SIGKILL)
     assert not left, f"readers {left} outlived their parent"
+
+
+def test_no_room_for_the_readers_arrays_reads_in_this_process(tmp_path, monkeypatch):
+    import numpy as np
+
+    from partparse.evaluation import tps_files
+    from partparse.io import write_json
+    from tests.oracle.random_tps import noisy_submission, random_ground_truth
+
+    gv, gp = random_ground_truth(np.random.default_rng(1), n_videos=3, n_frames=2)
+    pv, pp = noisy_submission(np.random.default_rng(2), gv, gp)
+    for name, obj in (("gt/gt_vid_result.json", gv), ("gt/gt_part_result.json", gp),
+                      ("pred/pred_vid_result.json", pv), ("pred/pred_part_result.json", pp)):
+        write_json(tmp_path / name, obj)
+    expected = tps_files.read_tables(tmp_path / "gt", tmp_path / "pred", processes=False)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tps_files.tempfile, "TemporaryFile", full)
+    tables = tps_files.read_tables(tmp_path / "gt", tmp_path / "pred")
+    assert tables is not None and tables[1].video_ids == expected[1].video_ids
+    assert (tables[0].part_box == expected[0].part_box).all()

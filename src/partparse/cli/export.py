@@ -37,7 +37,7 @@ def export_coco(
     try:
         # everything read is checked before anything is written (no half export); the exports of several
         # splits share one folder, so a non-empty --out is fine, but it must be a writable folder
-        check_export_inputs(root, split, margin, keypoints=Export.parts in todo or Export.pose in todo)
+        check_export_inputs(root, split, margin, parts=Export.parts in todo, pose=Export.pose in todo)
         check_output_folder(out, force=True)
         check_writable(out)
         for w in todo:

@@ -79,18 +79,21 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
     the caller then reads the dicts and scores them with the general walk, which reports the problem
     exactly as before (or scores what the official script scores)."""
     jobs = ((read_ground_truth_tables, Path(gt_folder)), (read_submission_tables, Path(pred_folder)))
-    if not (processes and _can_fork()):
+    spill_dir = _spill_dir([folder for _, folder in jobs]) if processes and _can_fork() else None
+    try:                                     # (already unlinked: nothing to clean up)
+        spills = [tempfile.TemporaryFile(dir=spill_dir) for _ in jobs] if processes and _can_fork() else None
+    except OSError:                          # no room for the children's arrays: read here instead
+        spills = None
+    if spills is None:
         try:
             return tuple(read(folder) for read, folder in jobs)
         except (NotCanonical, InputError):
             return None
     context = multiprocessing.get_context("fork")
-    spill_dir = _spill_dir([folder for _, folder in jobs])
     children = []
     try:
-        for read, folder in jobs:
+        for (read, folder), spill in zip(jobs, spills):
             receive, send = context.Pipe(duplex=False)
-            spill = tempfile.TemporaryFile(dir=spill_dir)  # already unlinked: nothing to clean up
             # the child closes every read end it inherits, its own included: with the parent gone, its
             # write then fails (EPIPE) instead of blocking for ever on a full pipe
             read_ends = [r for _, r, _ in children] + [receive]
@@ -100,6 +103,8 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
             children.append((child, receive, spill))
         results = _results(children)
     finally:
+        for spill in spills[len(children):]:
+            spill.close()
         for child, receive, spill in children:
             receive.close()
             spill.close()

@@ -124,7 +124,8 @@ def malformed_entry(err: BaseException, gt_part, pred_part, vid, key) -> InputEr
             frame = data[vid][key]
         except (KeyError, TypeError, IndexError):
             continue
-        first = next(errors(check_part_results({vid: {key: frame}}, file, submission=submission)), None)
+        problems = check_part_results({vid: {key: frame}}, file, submission=submission)
+        first = next((p for p in errors(problems) if p.frame is not None), None)   # (not the video id's)
         if first is not None:
             return InputError(f"{first.file} [{first.location}]: {first.message}")
     where = f" [video {vid} / frame {key}]" if vid is not None else ""

@@ -23,6 +23,7 @@ file and the place.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -51,14 +52,16 @@ def check_margin(margin: float) -> float:
     return margin
 
 
-def check_export_inputs(root: str | Path, split: str, margin: float = 0.15, keypoints: bool = True) -> None:
+def check_export_inputs(root: str | Path, split: str, margin: float = 0.15, parts: bool = True,
+                        pose: bool = True) -> None:
     """Everything the exports of ``split`` read, checked before any of them writes: the margin, the ground
-    truth (:func:`load_ground_truth`, its frame keys) and, with ``keypoints``, ``keypoints_{split}.json``
-    where it exists. Raises :class:`InputError` naming the file and the place."""
+    truth (:func:`load_ground_truth`, its frame keys) and ``keypoints_{split}.json``, which the part export
+    reads where it exists and the pose export needs. Raises :class:`InputError` naming the file and the place."""
     check_margin(margin)
     _ground_truth(root, split)
-    if keypoints and SynthLayout(root).keypoints(split).is_file():
-        read_keypoints_coco(SynthLayout(root).keypoints(split))
+    path = SynthLayout(root).keypoints(split)
+    if pose or (parts and os.path.lexists(path)):
+        read_keypoints_coco(path)
 
 
 def _ground_truth(root: str | Path, split: str) -> dict[str, VideoAnnotation]:
