@@ -122,3 +122,24 @@ def test_a_truncated_faststart_mp4_is_parsed_with_a_warning_naming_it(setup, tmp
     warnings = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and f"{cut}: holds" in warnings[0] and "of the 64 frames its header counts" in warnings[0]
     assert _parse([whole], recipe, tmp_path / "out2").stderr.count("warning:") == 0
+
+
+@pytest.mark.parametrize("prior", ["gt_folder", "table"])
+def test_a_malformed_class_prior_is_one_line_before_parsing(setup, tmp_path, prior):
+    import yaml
+
+    data, works, recipe, videos = setup
+    if prior == "gt_folder":
+        bad = tmp_path / "gt"
+        shutil.copytree(data / "gt_train", bad)
+        write_json(bad / "gt_part_result.json", {"v": {"img_00001.json": {"humans": "many"}}})
+        fragment = str(bad / "gt_part_result.json")
+    else:
+        bad = write_json(tmp_path / "prior.json", {"jump": {"head": ["none"]}})
+        fragment = f"{bad}: a class prior is"
+    spec = yaml.safe_load(recipe.read_text())
+    spec["models"]["class_prior"] = str(bad)
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    _one_line(_parse(videos[:1], tmp_path / "r.yaml", out), fragment)
+    assert not out.exists()

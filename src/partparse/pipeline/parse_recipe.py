@@ -129,11 +129,14 @@ def resolve_device(name: str) -> torch.device:
 
 def load_class_prior(path: str | Path) -> ClassPriorPartStates:
     """A class prior from a GT folder (fitted) or from a JSON table ``{action: {coarse: state}}``."""
+    from partparse.data.tps_format import read_result_files
+
     path = Path(path)
-    if path.is_dir():
-        return ClassPriorPartStates.fit(read_json(path / "gt_vid_result.json"), read_json(path / "gt_part_result.json"))
+    if path.is_dir():                       # (a GT folder, checked as every GT reader checks it)
+        return ClassPriorPartStates.fit(*read_result_files(path, submission=False))
     table = read_json(path)
-    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+    if not isinstance(table, dict) or not all(isinstance(v, dict) and all(isinstance(s, str) for s in v.values())
+                                              for v in table.values()):
         raise InputError(f"{path}: a class prior is {{action: {{coarse part: state}}}}")
     return ClassPriorPartStates(table)
 
