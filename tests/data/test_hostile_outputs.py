@@ -248,3 +248,17 @@ def test_export_without_the_keypoints_the_pose_export_needs_writes_nothing(tiny_
     _one_line(_export(root, out), f"{root / 'keypoints_train.json'}: file not found")
     assert not out.exists()                     # not the person images first, then the error
     assert _export(root, out, "--what", "persons", "--what", "parts").exit_code == 0
+
+
+@pytest.mark.parametrize("split", ["../../../escaped", "train/../x", "", "."])
+def test_export_split_must_be_a_plain_name(tiny_dataset, tmp_path, split):
+    out = tmp_path / "a" / "out"
+    res = runner.invoke(app, ["export-coco", str(tiny_dataset), "--out", str(out), "--split", split])
+    _one_line(res, "--split must be a plain name")
+    assert not list(tmp_path.rglob("*"))                     # nothing anywhere
+
+
+def test_preview_of_a_video_outside_a_dataset_is_one_line(tmp_path, monkeypatch):
+    write_video(tmp_path / "a.mp4", [np.zeros((32, 32, 3), np.uint8)] * 4, fps=5)
+    monkeypatch.chdir(tmp_path)                              # "a.mp4": no dataset folders above it
+    _one_line(runner.invoke(app, ["synth", "--preview", "a.mp4", "--out", "p.png"]), "a.mp4: not a video of a dataset")

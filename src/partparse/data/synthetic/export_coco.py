@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -52,12 +53,20 @@ def check_margin(margin: float) -> float:
     return margin
 
 
+def check_split(split: str) -> str:
+    """``split`` if it is a plain name (``train``, ``val``, ``test_1``): it names folders and output files."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", split):
+        raise InputError(f"--split must be a plain name of letters, digits, '_' and '-' (train, val), got {split!r}")
+    return split
+
+
 def check_export_inputs(root: str | Path, split: str, margin: float = 0.15, parts: bool = True,
                         pose: bool = True) -> None:
     """Everything the exports of ``split`` read, checked before any of them writes: the margin, the ground
     truth (:func:`load_ground_truth`, its frame keys) and ``keypoints_{split}.json``, which the part export
     reads where it exists and the pose export needs. Raises :class:`InputError` naming the file and the place."""
     check_margin(margin)
+    check_split(split)
     _ground_truth(root, split)
     path = SynthLayout(root).keypoints(split)
     if pose or (parts and os.path.lexists(path)):
