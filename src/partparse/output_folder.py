@@ -42,8 +42,11 @@ def clear_owned(out: str | os.PathLike, owned: Iterable[str]) -> None:
     """Remove the paths ``owned`` (relative to ``out``) that exist: files, links and whole folders.
     Folders left empty on the way to them are removed too (``list/`` once its files are gone)."""
     out = Path(out)
+    root = out.resolve()
     for rel in owned:
         path = out / rel
+        if not path.parent.resolve().is_relative_to(root):   # a linked folder on the way: not ours to clear
+            raise InputError(f"{path}: lies outside {out} (through a symbolic link); not removing it")
         try:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)

@@ -262,3 +262,19 @@ def test_preview_of_a_video_outside_a_dataset_is_one_line(tmp_path, monkeypatch)
     write_video(tmp_path / "a.mp4", [np.zeros((32, 32, 3), np.uint8)] * 4, fps=5)
     monkeypatch.chdir(tmp_path)                              # "a.mp4": no dataset folders above it
     _one_line(runner.invoke(app, ["synth", "--preview", "a.mp4", "--out", "p.png"]), "a.mp4: not a video of a dataset")
+
+
+def test_force_never_removes_anything_through_a_link_out_of_the_folder(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "body_part.txt").write_text("precious")
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "list").symlink_to(elsewhere)
+    with pytest.raises(InputError, match="lies outside"):
+        prepare_output_folder(out, force=True, owned=("list/body_part.txt",))
+    assert (elsewhere / "body_part.txt").read_text() == "precious"
+    (out / "videos").symlink_to(elsewhere)                   # a link in an owned name: the link goes
+    (out / "list").unlink()
+    prepare_output_folder(out, force=True, owned=("videos",))
+    assert not (out / "videos").exists() and (elsewhere / "body_part.txt").read_text() == "precious"
