@@ -18,7 +18,7 @@ from partparse.evaluation.box_iou import part_iou_pairs
 from partparse.evaluation.flat_evaluation import (
     MAX_HUMANS, CodedValues, FlatEvaluation, check_videos, too_many_humans,
 )
-from partparse.evaluation.human_assignment import assign_humans
+from partparse.evaluation.human_assignment import assign_humans, nan_box_error
 from partparse.evaluation.tps_join import join_tables
 from partparse.evaluation.tps_tables import NotCanonical, ground_truth_tables, submission_tables
 from partparse.io import InputError, gc_paused
@@ -39,9 +39,13 @@ def flatten_general(gt_vid, gt_part, pred_vid, pred_part, corrected: bool = Fals
     check_videos(gt_vid, gt_part, pred_vid, pred_part)
     with gc_paused():
         fr = _collect_frames(gt_vid, gt_part, pred_part)
-        human_pred, human_iou, human_square = assign_humans(fr.gt_boxes, fr.pred_boxes, fr.frame_gt[:, 0],
-                                                           fr.frame_gt[:, 1], fr.frame_pred[:, 0],
-                                                           fr.frame_pred[:, 1], corrected)
+        try:
+            human_pred, human_iou, human_square = assign_humans(fr.gt_boxes, fr.pred_boxes, fr.frame_gt[:, 0],
+                                                               fr.frame_gt[:, 1], fr.frame_pred[:, 0],
+                                                               fr.frame_pred[:, 1], corrected)
+        except InputError as err:
+            raise nan_box_error(fr.gt_boxes, fr.pred_boxes, fr.frame_gt[:, 0], fr.frame_gt[:, 1],
+                                fr.frame_pred[:, 0], fr.frame_pred[:, 1], fr.frame_where) or err from None
         parts = _collect_parts(fr, human_pred, gt_part, pred_part)
     video_ids = list(gt_vid)
     return FlatEvaluation(
