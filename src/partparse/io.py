@@ -26,6 +26,14 @@ class InputError(ValueError):
     """Bad user input (file missing, malformed, wrong content). ``str(err)`` is one line that names the file."""
 
 
+def one_line(message: str) -> str:
+    """``message`` with line breaks and other control characters escaped (``\\n``): an error is one line,
+    whatever names (video ids, frame keys, paths) it quotes."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def file_mode_for(path: Path) -> int:
     """Permission bits for a file about to replace ``path``: the existing file's, else what ``open()``
     would give a new file (``0o666`` less the umask). ``tempfile.mkstemp`` creates its files ``0o600``,

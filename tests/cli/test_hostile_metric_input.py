@@ -253,3 +253,21 @@ def test_limits_of_the_official_evaluator_name_the_submission_file(folders):
     _write(pred, _pred(verbs=("none",) * 6), True)
     _one_line_error(_evaluate(gt, pred), f"{pred / 'pred_part_result.json'} [video v1 / frame img_00001.json / person 0 / "
                                    "part head]: more than 5 proposals")
+
+
+def test_names_with_line_breaks_stay_on_one_line(folders):
+    gt, pred = folders
+    gv, gp = _gt(vid="v\n1")
+    gp["v\n1"]["img\r\n.json"] = {"humans": "x"}
+    _write(gt, (gv, gp), False)
+    res = runner.invoke(app, ["validate", str(gt)])
+    assert res.exit_code == 2
+    problems = [line for line in res.stderr.splitlines() if ": error: " in line]
+    assert problems and all("[video 'v\\n1'" in line for line in problems), res.stderr
+    assert "frame 'img\\r\\n.json'" in res.stderr
+
+
+def test_evaluate_errors_quoting_a_name_with_a_line_break_stay_on_one_line(folders):
+    gt, pred = folders
+    _write(gt, _gt(vid="v\n1"), False)
+    _one_line_error(_evaluate(gt, pred), "lacks 1 of the 1 videos", "(first: v\\n1)")

@@ -20,7 +20,7 @@ from partparse.evaluation.tps_files import read_tables
 from partparse.evaluation.tps_metric import (
     GRID_IOUS, OFFICIAL_HUMAN_IOU, OFFICIAL_PART_IOU, TPSEvaluator,
 )
-from partparse.io import InputError, read_json
+from partparse.io import InputError, one_line, read_json
 
 
 class Matching(str, Enum):
@@ -92,7 +92,7 @@ def evaluate(
         grid_results = ev.grid() if grid else None
     except InputError as err:
         err = _with_folders(err, gt, pred)
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[red]error:[/red] {escape(one_line(str(err)))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     if as_json:
         out = result.to_dict()

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from partparse.io import InputError
+from partparse.io import InputError, one_line
 
 
 class Export(str, Enum):
@@ -50,5 +50,5 @@ def export_coco(
                     path = export_pose(root, split, out)
             console.print(f"wrote {escape(str(path))}")
     except InputError as err:
-        console.print(f"[red]error:[/red] {escape(str(err))}")
+        console.print(f"[red]error:[/red] {escape(one_line(str(err)))}")
         raise typer.Exit(2)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from partparse.io import InputError
+from partparse.io import InputError, one_line
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 
@@ -69,5 +69,5 @@ def synth(
         console.print(f"wrote {summary.root}: {summary.videos['train']} train + {summary.videos['val']} val videos, "
                       f"{summary.annotated_frames} annotated frames, {summary.persons} persons, {summary.parts} parts")
     except (InputError, ValueError) as err:
-        console.print(f"error: {err}", markup=False, highlight=False)
+        console.print(f"error: {one_line(str(err))}", markup=False, highlight=False)
         raise typer.Exit(2) from None

@@ -15,7 +15,7 @@ from partparse.data.tps_format import (
 )
 from partparse.data.tps_validation import Problem, check_part_results, check_same_videos, check_video_results
 from partparse.data.vocabulary import Vocabulary, BODY_PARTS
-from partparse.io import InputError, read_json
+from partparse.io import InputError, one_line, read_json
 
 _KINDS = {GT_VID_FILE: ("vid", False), GT_PART_FILE: ("part", False),
           PRED_VID_FILE: ("vid", True), PRED_PART_FILE: ("part", True)}
@@ -120,7 +120,7 @@ def validate(
             vocab = Vocabulary(actions=(), parts=BODY_PARTS, states=None)
         problems = validate_path(path, gt, vocab, unknown=unknown)
     except InputError as err:
-        console.print(f"[red]error:[/red] {escape(str(err))}")
+        console.print(f"[red]error:[/red] {escape(one_line(str(err)))}")
         raise typer.Exit(2)
     n_err = sum(p.severity == "error" for p in problems)
     for p in problems[:max_shown]:

@@ -36,18 +36,24 @@ class Problem:
     def location(self) -> str:
         bits = []
         if self.video is not None:
-            bits.append(f"video {self.video}")
+            bits.append(f"video {_printable(self.video)}")
         if self.frame is not None:
-            bits.append(f"frame {self.frame}")
+            bits.append(f"frame {_printable(self.frame)}")
         if self.person is not None:
             bits.append(f"person {self.person}")
         if self.part is not None:
-            bits.append(f"part {self.part}")
+            bits.append(f"part {_printable(self.part)}")
         return " / ".join(bits)
 
     def __str__(self) -> str:
         where = f" [{self.location}]" if self.location else ""
         return f"{self.file}{where}: {self.severity}: {self.message}"
+
+
+def _printable(name: str) -> str:
+    """A name as it reads, or its repr when it holds line breaks or other control characters (a
+    problem is one line)."""
+    return name if name.isprintable() else repr(name)
 
 
 def _is_number(v: Any) -> bool:
