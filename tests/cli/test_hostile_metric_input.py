@@ -3,7 +3,6 @@ is one line naming the file and the place, exit code 2, never a traceback or a h
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 
