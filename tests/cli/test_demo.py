@@ -30,3 +30,16 @@ def test_demo_smoke_budget_writes_table1_overlay_and_report(tmp_path):
 def test_demo_rejects_an_unknown_budget(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--budget", "huge"])
     assert res.exit_code == 2 and "--budget" in res.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--videos", "0"], "--videos must be >= 2 (one train and one val video)"),
+    (["--videos", "-3"], "--videos must be >= 2 (one train and one val video)"),
+    (["--parse-videos", "0"], "--parse-videos must be >= 1"),
+    (["--workers", "0"], "--workers must be >= 1"),
+])
+def test_demo_refuses_counts_it_cannot_run_before_doing_anything(tmp_path, args, message):
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), *args])
+    assert res.exit_code == 2 and res.stderr.strip() == f"error: {message}, got {args[1]}"
+    assert not out.exists()

@@ -170,3 +170,34 @@ def test_frames_without_persons_skip_pose_and_parts(dataset):
     result = PartParser(ParserConfig(), FixedPersons(np.zeros((0, 4)), []), pose, parts).parse(next(iter(videos.values())))
     assert all(f.persons == [] for f in result.prediction.frames) and len(result.prediction.frames) == 5
     assert parts.calls == [] and pose.calls == []
+
+
+class _WholeFrame:
+    """One person covering each decoded frame; records the frame sizes it was given."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def detect(self, frames):
+        from partparse.pipeline.stages import PersonDetections
+
+        self.shapes += [f.shape[:2] for f in frames]
+        return [PersonDetections([[0, 0, f.shape[1], f.shape[0]]], [0.9]) for f in frames]
+
+
+def test_large_frames_are_decoded_scaled_down_and_the_results_scaled_back(dataset):
+    """The tiny videos are 96x64: decode_max_side=48 halves them; the person still covers the frame."""
+    _, videos, _, _ = dataset
+    path = next(iter(videos.values()))
+    persons, parts = _WholeFrame(), RecordingParts()
+    cfg = ParserConfig(box_refinement=False, pose_guidance=False, decode_max_side=48)
+    small = PartParser(cfg, persons, part_detector=parts).parse(path)
+    assert set(persons.shapes) == {(32, 48)} and (small.width, small.height) == (96, 64)
+    person = small.prediction.frames[0].persons[0]
+    assert person.box == (0, 0, 95, 63)                       # video pixels, inclusive
+    assert person.parts["head"][0].box == (0, 0, 7, 7)        # the part detector's 4 px box, doubled
+    full = _WholeFrame()
+    PartParser(ParserConfig(box_refinement=False, pose_guidance=False), full).parse(path)
+    assert set(full.shapes) == {(64, 96)}                     # the default (1920) leaves small videos alone
+    with pytest.raises(ValueError, match="decode_max_side must be >= 32"):
+        ParserConfig(decode_max_side=8)

@@ -83,9 +83,14 @@ def demo(
 ) -> None:
     """Generate data, train every stage on the CPU, parse, and print the report's Table 1 for this data."""
     console = Console()
-    if budget not in BUDGETS:
-        Console(stderr=True).print(f"error: --budget must be one of {', '.join(BUDGETS)}", markup=False)
-        raise typer.Exit(2)
+    # checked before anything is generated: a train and a val video at least, one video parsed per row
+    for bad, why in ((budget not in BUDGETS, f"--budget must be one of {', '.join(BUDGETS)}"),
+                     (videos < 2, f"--videos must be >= 2 (one train and one val video), got {videos}"),
+                     (parse_videos < 1, f"--parse-videos must be >= 1, got {parse_videos}"),
+                     (workers < 1, f"--workers must be >= 1, got {workers}")):
+        if bad:
+            Console(stderr=True).print(f"error: {why}", markup=False, highlight=False)
+            raise typer.Exit(2)
     try:
         timings = {}
         t0 = time.perf_counter()

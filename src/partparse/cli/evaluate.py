@@ -20,7 +20,7 @@ from partparse.evaluation.tps_files import read_tables
 from partparse.evaluation.tps_metric import (
     GRID_IOUS, OFFICIAL_HUMAN_IOU, OFFICIAL_PART_IOU, TPSEvaluator,
 )
-from partparse.io import InputError, read_json
+from partparse.io import InputError, one_line, read_json
 
 
 class Matching(str, Enum):
@@ -36,6 +36,24 @@ def _load(folder: Path, vid_name: str, part_name: str) -> tuple[dict, dict]:
         if not isinstance(obj, dict):
             raise InputError(f"{folder / name}: expected a JSON object keyed by video id, got {type(obj).__name__}")
     return vid, part
+
+
+def check_threshold(name: str, value: float) -> float:
+    """An IoU threshold must lie in (0, 1]: NaN, 0 or less, or above 1 would score every submission 0."""
+    if not 0 < value <= 1:                       # False for NaN too
+        raise InputError(f"--{name} must be in (0, 1], got {value}")
+    return value
+
+
+def _with_folders(err: InputError, gt: Path, pred: Path) -> InputError:
+    """The metric's messages name the official files (``pred_part_result.json [video ...]``); say which
+    folder's file is meant."""
+    text = str(err)
+    for folder, names in ((gt, (GT_VID_FILE, GT_PART_FILE)), (pred, (PRED_VID_FILE, PRED_PART_FILE))):
+        for name in names:
+            if text.startswith(name):
+                return InputError(str(folder / name) + text[len(name):])
+    return err
 
 
 def _evaluator(gt: Path, pred: Path, matching: str) -> tuple[TPSEvaluator, dict | None]:
@@ -66,12 +84,15 @@ def evaluate(
     """Score a submission with the Kinetics-TPS metric (same number as the official evaluator)."""
     console = Console()
     try:
+        check_threshold("human-iou", human_iou)
+        check_threshold("part-iou", part_iou)
         ev, gt_part = _evaluator(gt, pred, matching.value)
         result = ev.evaluate(human_iou, part_iou)
         parts = part_state_accuracy(gt_part, ev.flat, human_iou)
         grid_results = ev.grid() if grid else None
     except InputError as err:
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
+        err = _with_folders(err, gt, pred)
+        Console(stderr=True).print(f"[red]error:[/red] {escape(one_line(str(err)))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     if as_json:
         out = result.to_dict()

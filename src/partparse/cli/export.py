@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from partparse.io import InputError
+from partparse.io import InputError, one_line
 
 
 class Export(str, Enum):
@@ -27,11 +27,19 @@ def export_coco(
     margin: Annotated[float, typer.Option(help="Person-crop margin for the part export (fraction of size).")] = 0.15,
 ) -> None:
     """Write COCO detection JSON for persons, for parts on person crops, and COCO keypoints for pose."""
-    from partparse.data.synthetic.export_coco import export_part_detection, export_person_detection, export_pose
+    from partparse.data.synthetic.export_coco import (
+        check_export_inputs, export_part_detection, export_person_detection, export_pose,
+    )
+    from partparse.output_folder import check_output_folder, check_writable
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     todo = what or list(Export)
     try:
+        # everything read is checked before anything is written (no half export); the exports of several
+        # splits share one folder, so a non-empty --out is fine, but it must be a writable folder
+        check_export_inputs(root, split, margin, parts=Export.parts in todo, pose=Export.pose in todo)
+        check_output_folder(out, force=True)
+        check_writable(out)
         for w in todo:
             with console.status(f"exporting {w.value} of {split} ..."):
                 if w is Export.persons:
@@ -42,5 +50,5 @@ def export_coco(
                     path = export_pose(root, split, out)
             console.print(f"wrote {escape(str(path))}")
     except InputError as err:
-        console.print(f"[red]error:[/red] {escape(str(err))}")
+        console.print(f"[red]error:[/red] {escape(one_line(str(err)))}")
         raise typer.Exit(2)

@@ -7,6 +7,10 @@ Writes ``OUT/submission/`` (``pred_vid_result.json`` + ``pred_part_result.json``
 per video (see :mod:`partparse.pipeline.parse_output`), ``OUT/parse_recipe.yaml`` (the recipe as run),
 ``OUT/summary.json``, with ``--render`` ``OUT/overlays/<id>.mp4`` and with ``--report`` ``OUT/report.html``.
 A video that fails is reported in one line naming its file and the others go on; the exit code is then 1.
+``OUT`` must be empty or new: a second run into it is refused unless ``--force``, which first removes what
+a previous parse wrote there (:data:`OUTPUTS`, nothing else), so two runs never mix. Inputs (recipe,
+models, ``--gt``) are checked before anything is written; bad input or a folder that cannot be written is
+one line naming the file, exit code 2.
 
 Several processes: ``torchrun --nproc-per-node N -m partparse.cli parse ...``: rank ``r`` parses
 ``videos[r::N]`` and rank 0 merges the submission and writes the report (the output folder must be
@@ -16,6 +20,7 @@ shared by the ranks, as it is on one node).
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated, Callable, Optional, Sequence
 
@@ -29,6 +34,8 @@ from partparse.io import InputError, read_json, write_json
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 RANKS_DIR = ".ranks"
+#: Everything ``parse`` writes into ``--out`` (what ``--force`` removes before a new run).
+OUTPUTS = ("submission", "videos", "overlays", RANKS_DIR, "parse_recipe.yaml", "summary.json", "report.html")
 
 
 def collect_videos(inputs: Sequence[Path]) -> list[Path]:
@@ -68,6 +75,7 @@ def parse_videos(parser, videos: Sequence[Path], out: Path, render: bool = False
     Returns ``(ids done, [(path, one-line error), ...])``; an exception of one video never stops the
     others (KeyboardInterrupt does).
     """
+    from partparse.data.video_reader import TruncatedVideoWarning
     from partparse.pipeline.parse_output import write_parse_result
     from partparse.viz.overlay import render_overlay
 
@@ -82,11 +90,16 @@ def parse_videos(parser, videos: Sequence[Path], out: Path, render: bool = False
             bar.update(current, description=f"{escape(path.stem)[:40]}", completed=0, total=None)
             on_progress: Callable[[int, int], None] = lambda k, n: bar.update(current, completed=k, total=n)
             try:
-                result = parser.parse(path, progress=on_progress)
-                write_parse_result(result, path, out / "videos")
-                if render:
-                    render_overlay(path, result.prediction, out / "overlays" / f"{path.stem}.mp4",
-                                   action_score=result.labels.action_score)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", TruncatedVideoWarning)
+                    try:
+                        result = parser.parse(path, progress=on_progress)
+                        write_parse_result(result, path, out / "videos")
+                        if render:
+                            render_overlay(path, result.prediction, out / "overlays" / f"{path.stem}.mp4",
+                                           action_score=result.labels.action_score)
+                    finally:
+                        _show_warnings(caught, console)
                 done.append(path.stem)
             except Exception as err:  # noqa: BLE001 - one bad video must not stop the others
                 failed.append((str(path), failure_line(path, err)))
@@ -94,6 +107,18 @@ def parse_videos(parser, videos: Sequence[Path], out: Path, render: bool = False
             bar.advance(overall)
         bar.update(current, visible=False)
     return done, failed
+
+
+def _show_warnings(caught: list, console: Console) -> None:
+    """A truncated video as one line (once, though each reader of the file warns); other warnings as
+    Python shows them."""
+    from partparse.data.video_reader import TruncatedVideoWarning
+
+    for text in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, TruncatedVideoWarning)):
+        console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False, soft_wrap=True)
+    for w in caught:
+        if not issubclass(w.category, TruncatedVideoWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def merge_outputs(videos: Sequence[Path], out: Path, world_size: int) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -121,17 +146,21 @@ def parse(
     gt: Annotated[Optional[Path], typer.Option(help="Ground-truth folder: the report scores the parsed videos.")] = None,
     overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set parser.pose_guidance=false")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    force: Annotated[bool, typer.Option(help="Parse into a non-empty --out: first remove what a previous "
+                                             "parse wrote there.")] = False,
 ) -> None:
     """Parse videos into a Kinetics-TPS submission with the models a parse recipe names."""
     from partparse.config import save_recipe
+    from partparse.data.tps_format import read_result_files
     from partparse.engine.distributed import barrier, cleanup, init_distributed
+    from partparse.output_folder import check_output_folder, check_writable, clear_owned
     from partparse.pipeline import parse_recipe as pr
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         cfg = pr.load_parse_recipe(recipe, overrides or [])
-        if gt is not None and not gt.is_dir():
-            raise InputError(f"{gt}: ground-truth folder not found")
+        if gt is not None:
+            read_result_files(gt, submission=False)  # the report scores against it: check it before parsing
         videos = collect_videos(inputs)
         pr.resolve_device(cfg.parser.device)  # fails early when CUDA is asked for but absent
         info = init_distributed("cpu" if cfg.parser.device == "cpu" else "auto")
@@ -140,19 +169,34 @@ def parse(
         t0 = time.perf_counter()
         parser = pr.build_parser(cfg)
         load_seconds = time.perf_counter() - t0
+        check_output_folder(out, force)
     except (InputError, ValueError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}")
         raise typer.Exit(2)
+    barrier(info)                            # every rank has checked --out before rank 0 changes it
     if info.is_main:
-        save_recipe(cfg, out / "parse_recipe.yaml")
+        try:
+            if force:
+                clear_owned(out, OUTPUTS)
+            check_writable(out)
+            save_recipe(cfg, out / "parse_recipe.yaml")
+        except InputError as err:
+            console.print(f"[red]error:[/red] {escape(str(err))}")
+            raise typer.Exit(2)
+    barrier(info)                            # the other ranks write only into the prepared folder
     shard = videos[info.rank::info.world_size]
     done, failed = parse_videos(parser, shard, out, render, console, progress and info.is_main)
-    write_json(out / RANKS_DIR / f"rank_{info.rank}.json", {"done": done, "failed": [list(f) for f in failed]})
-    barrier(info)
-    if info.is_main:
-        files, failed = merge_outputs(videos, out, info.world_size)
-        _finish(files, failed, out, report, gt, load_seconds, console)
-    cleanup(info)
+    try:
+        write_json(out / RANKS_DIR / f"rank_{info.rank}.json", {"done": done, "failed": [list(f) for f in failed]})
+        barrier(info)
+        if info.is_main:
+            files, failed = merge_outputs(videos, out, info.world_size)
+            _finish(files, failed, out, report, gt, load_seconds, console)
+    except InputError as err:                # a disk that filled up or went read-only during the run
+        console.print(f"[red]error:[/red] {escape(str(err))}")
+        raise typer.Exit(2)
+    finally:
+        cleanup(info)
     if failed:
         raise typer.Exit(1)
 

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from partparse.io import InputError
+from partparse.io import InputError, one_line
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 
@@ -42,27 +42,26 @@ def synth(
     frames: Annotated[int, typer.Option(help="Frames per video (every 5th is annotated).")] = 64,
     val_fraction: Annotated[float, typer.Option(help="Share of videos in the val split.")] = 0.2,
     workers: Annotated[int, typer.Option(help="Processes rendering videos in parallel.")] = 1,
-    force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder.")] = False,
+    force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder, first removing what a "
+                                             "previous synth wrote there.")] = False,
     preview: Annotated[Optional[str], typer.Option(help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
     preset: Annotated[Optional[str], typer.Option(help="A named dataset (bench: the SynTPS benchmark); fixes every content option.")] = None,
 ) -> None:
     """Generate a synthetic dataset in the Kinetics-TPS layout (SynTPS), or preview one of its videos."""
     from partparse.data.synthetic.generator import SynthConfig, generate_dataset
+    from partparse.data.synthetic.layout import SynthLayout
     from partparse.data.synthetic.preview import contact_sheet, resolve_preview_target
+    from partparse.output_folder import prepare_output_folder
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)   # (an error stays one line, however long its path)
     try:
         if preview is not None:
             root, video_id = resolve_preview_target(preview)
             png = contact_sheet(root, video_id, out if out is not None else Path(f"{video_id}_preview.png"))
-            console.print(f"wrote {png}")
+            console.print(f"wrote {png}", markup=False, highlight=False)
             return
         if out is None:
             raise ValueError("--out DIR is required (or --preview DIR/VIDEO_ID)")
-        if out.exists() and not out.is_dir():
-            raise InputError(f"{out}: exists and is not a folder")
-        if out.is_dir() and any(out.iterdir()) and not force:
-            raise InputError(f"{out}: folder is not empty (use --force to write into it)")
         if preset is not None:
             from partparse.data.synthetic.presets import preset_config
 
@@ -75,6 +74,8 @@ def synth(
             width, height = parse_size(size)
             cfg = SynthConfig(videos=videos, seed=seed, actions=actions, fps=fps, width=width, height=height,
                               frames=frames, val_fraction=val_fraction)
+        # --force: the previous dataset's videos must not stay beside the new ones
+        prepare_output_folder(out, force, SynthLayout(out).written())
         with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as bar:
             task = bar.add_task("videos", total=cfg.videos)
@@ -83,5 +84,5 @@ def synth(
         console.print(f"wrote {summary.root}: {summary.videos['train']} train + {summary.videos['val']} val videos, "
                       f"{summary.annotated_frames} annotated frames, {summary.persons} persons, {summary.parts} parts")
     except (InputError, ValueError) as err:
-        console.print(f"error: {err}", markup=False, highlight=False)
+        console.print(f"error: {one_line(str(err))}", markup=False, highlight=False)
         raise typer.Exit(2) from None

@@ -11,9 +11,11 @@ sorts first (Python string order). Shuffling frames or persons therefore never c
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Iterable, Mapping
 
 from partparse.data.vocabulary import coarse_part
+from partparse.io import InputError, read_json
 
 
 def majority_state(states: Iterable[str] | Counter) -> str | None:
@@ -99,3 +101,17 @@ def build_label_spaces(videos: Mapping[str, Mapping[str, str]], coarse_parts: It
     """Label spaces of the action and of each coarse part from the training videos' :func:`video_labels`."""
     heads = ["action", *coarse_parts]
     return {h: LabelSpace(v[h] for v in videos.values()) for h in heads}
+
+
+def read_label_spaces(path: str | Path) -> dict[str, list[str]]:
+    """``label_spaces.json`` of a trained video run: ``{head: [class name, ...]}``, each head a non-empty
+    list of distinct strings. Anything else raises :class:`InputError` naming the file and the head."""
+    spaces = read_json(path)
+    if not isinstance(spaces, dict) or not spaces:
+        raise InputError(f"{path}: expected an object {{head: [class names]}}, got {type(spaces).__name__}")
+    for head, names in spaces.items():
+        if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+            raise InputError(f"{path} [head {head}]: expected a non-empty list of class names (strings)")
+        if len(set(names)) != len(names):
+            raise InputError(f"{path} [head {head}]: class names repeat")
+    return spaces

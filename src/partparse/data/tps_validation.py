@@ -7,6 +7,7 @@ One set of rules serves both ``partparse validate`` (all problems listed) and th
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
@@ -35,13 +36,13 @@ class Problem:
     def location(self) -> str:
         bits = []
         if self.video is not None:
-            bits.append(f"video {self.video}")
+            bits.append(f"video {_printable(self.video)}")
         if self.frame is not None:
-            bits.append(f"frame {self.frame}")
+            bits.append(f"frame {_printable(self.frame)}")
         if self.person is not None:
             bits.append(f"person {self.person}")
         if self.part is not None:
-            bits.append(f"part {self.part}")
+            bits.append(f"part {_printable(self.part)}")
         return " / ".join(bits)
 
     def __str__(self) -> str:
@@ -49,8 +50,47 @@ class Problem:
         return f"{self.file}{where}: {self.severity}: {self.message}"
 
 
+def _printable(name: str) -> str:
+    """A name as it reads, or its repr when it holds line breaks or other control characters (a
+    problem is one line)."""
+    return name if name.isprintable() else repr(name)
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _in_float_range(v: int | float) -> bool:
+    """JSON integers beyond the float range (``10**400``) cannot become coordinates (``float()`` fails)."""
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True
+
+
+#: Longest video id in UTF-8 bytes: file names built from it (``<id>_00001_p9.jpg``) must stay under the
+#: 255 bytes most file systems allow.
+MAX_VIDEO_ID_BYTES = 200
+
+
+def video_id_problem(video_id: Any) -> str | None:
+    """Why ``video_id`` is not a plain file name, or None if it is.
+
+    Video ids become file names (COCO exports, per-video parse files), so an id must not reach outside
+    the folder it is written to: no path separator, not ``.`` or ``..``, no NUL or control character,
+    not empty, at most :data:`MAX_VIDEO_ID_BYTES` bytes. Every reader of the Kinetics-TPS files refuses
+    such ids through this check (and ``partparse validate`` reports them).
+    """
+    if not isinstance(video_id, str) or not video_id:
+        return f"video id must be a non-empty string, got {_short(video_id)}"
+    if video_id in (".", "..") or "/" in video_id or "\\" in video_id:
+        return f"video id is not a plain file name (a path): {_short(video_id)}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in video_id):
+        return f"video id has a control character: {_short(video_id)}"
+    if len(video_id.encode("utf-8", "surrogatepass")) > MAX_VIDEO_ID_BYTES:
+        return f"video id is longer than {MAX_VIDEO_ID_BYTES} bytes: {_short(video_id)}"
+    return None
 
 
 def box_problem(box: Any) -> str | None:
@@ -59,6 +99,8 @@ def box_problem(box: Any) -> str | None:
         return f"box must be a list of 4 numbers [x1, y1, x2, y2], got {_short(box)}"
     if not all(_is_number(v) for v in box):
         return f"box has a non-numeric coordinate: {_short(box)}"
+    if not all(_in_float_range(v) for v in box):
+        return f"box has a coordinate beyond the float range: {_short(box)}"
     if not all(math.isfinite(v) for v in box):
         return f"box has NaN or infinite coordinates: {_short(box)}"
     if min(box) < 0:
@@ -69,7 +111,13 @@ def box_problem(box: Any) -> str | None:
 
 
 def _short(v: Any, limit: int = 60) -> str:
-    text = repr(v)
+    """``repr(v)`` cut to ``limit`` characters; a value too deep or too long to print is described."""
+    try:
+        text = repr(v)
+    except RecursionError:
+        return f"a {type(v).__name__} nested too deeply to show"
+    except ValueError:                                 # int too long for repr (Python >= 3.11's limit)
+        return f"an integer of more than {sys.get_int_max_str_digits()} digits"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -88,6 +136,8 @@ class _Checker:
             self.add(f"expected an object {{video_id: action_class}}, got {type(data).__name__}")
             return
         for vid, action in data.items():
+            if (why := video_id_problem(vid)) is not None:
+                self.add(why, video=_short(vid))
             if not isinstance(action, str):
                 self.add(f"action must be a string, got {_short(action)}", video=vid)
             elif self.vocab is not None and self.vocab.actions and action not in self.vocab.actions:
@@ -98,6 +148,8 @@ class _Checker:
             self.add(f"expected an object {{video_id: {{frame: {{'humans': [...]}}}}}}, got {type(data).__name__}")
             return
         for vid, frames in data.items():
+            if (why := video_id_problem(vid)) is not None:
+                self.add(why, video=_short(vid))
             if not isinstance(frames, dict):
                 self.add(f"expected an object of frames, got {type(frames).__name__}", video=vid)
                 continue

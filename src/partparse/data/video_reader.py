@@ -16,6 +16,7 @@ lies at least ``seek_min_skip`` frames past the last decoded one (the next frame
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -25,7 +26,16 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from partparse.data.video_transforms import short_side_size
-from partparse.io import InputError
+from partparse.io import InputError, check_regular_file
+
+#: Largest frame (width x height) a video may have: 4096 x 4096 holds 4K and DCI 4K. One decoded RGB frame
+#: of this size takes 48 MB (a batch of keyframes, its scaled copies and the decoder's own frames come on
+#: top); an 8192 x 8192 video (a 200 KB file can claim it) made a persons-only parse peak at 5.4 GB.
+MAX_FRAME_PIXELS = 4096 * 4096
+
+
+class TruncatedVideoWarning(UserWarning):
+    """The container's header counts more frames than the file holds (cut short, e.g. a partial copy)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,9 @@ class VideoReader:
             decoder's pixel format) so that their shorter side has this many pixels, keeping the aspect
             ratio (sizes rounded as mmcv does, see :func:`short_side_size`). About twice as fast as
             converting full frames to RGB and resizing them with torchvision.
+        max_side: if given (and ``short_side`` is not), frames whose longer side exceeds it are scaled
+            down in the decoder the same way so that it has this many pixels (the parser decodes at the
+            size its models work at; ``out_width / width`` is the scale).
         thread_type: FFmpeg decoder threading ("AUTO", "FRAME", "SLICE" or "NONE").
         seek_min_skip: seek forward only when that skips at least this many frames; nearer frames are
             reached by decoding on (a seek flushes the decoder, and its threads start over; seeking to
@@ -74,14 +87,13 @@ class VideoReader:
     Every problem with the file raises :class:`partparse.io.InputError` naming it.
     """
 
-    def __init__(self, path: str | os.PathLike, *, short_side: int | None = None,
+    def __init__(self, path: str | os.PathLike, *, short_side: int | None = None, max_side: int | None = None,
                  thread_type: str = "AUTO", seek_min_skip: int = 4) -> None:
         self.path = Path(path)
         self.seek_min_skip = max(1, seek_min_skip)
         self.frames_decoded = 0
         self.seeks = 0
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: file not found")
+        check_regular_file(self.path)            # (a FIFO would block the demuxer)
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: empty file, not a video")
         try:
@@ -89,38 +101,50 @@ class VideoReader:
         except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
             raise InputError(f"{self.path}: not a readable video: {_one_line(err)}") from None
         try:
-            self._open_stream(short_side, thread_type)
+            self._open_stream(short_side, thread_type, max_side)
         except BaseException:
             self._container.close()
             raise
 
-    def _open_stream(self, short_side: int | None, thread_type: str) -> None:
+    def _open_stream(self, short_side: int | None, thread_type: str, max_side: int | None = None) -> None:
         if not self._container.streams.video:
             raise InputError(f"{self.path}: no video stream")
         self._stream = stream = self._container.streams.video[0]
         stream.thread_type = thread_type
         if stream.width <= 0 or stream.height <= 0:
             raise InputError(f"{self.path}: video stream has no frame size (codec not recognised?)")
+        if stream.width * stream.height > MAX_FRAME_PIXELS:
+            raise InputError(f"{self.path}: frame size {stream.width}x{stream.height} is larger than partparse "
+                             f"reads ({MAX_FRAME_PIXELS} pixels, e.g. 4096x4096); scale the video down first")
         self._table = self._build_table()
         n = len(self._table.pts)
         if n == 0:
             raise InputError(f"{self.path}: video has no frames")
+        header = int(stream.frames or 0)
+        if header > n:
+            warnings.warn(TruncatedVideoWarning(
+                f"{self.path}: holds {n} of the {header} frames its header counts (the file is cut short?); "
+                f"reading the {n}"), stacklevel=3)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         if fps <= 0:  # no rate in the header: derive it from the timestamps
             span = float(int(self._table.pts[-1] - self._table.pts[0]) * stream.time_base)
             fps = (n - 1) / span if n > 1 and span > 0 else 1.0
         self.info = VideoInfo(self.path, n, fps, stream.width, stream.height, n / fps,
-                              stream.codec_context.name, int(stream.frames or 0))
+                              stream.codec_context.name, header)
         self._scaler, self._rgb = VideoReformatter(), VideoReformatter()
-        if short_side is None:
+        if short_side is None and max_side is not None and max(stream.height, stream.width) > max_side:
+            scale = max_side / max(stream.height, stream.width)
+            self.out_height = max(1, int(stream.height * scale + 0.5))
+            self.out_width = max(1, int(stream.width * scale + 0.5))
+        elif short_side is None:
             self.out_height, self.out_width = stream.height, stream.width
         else:
             self.out_height, self.out_width = short_side_size(stream.height, stream.width, short_side)
 
     def _build_table(self) -> _FrameTable:
         """Demux every packet of the stream (no decoding) and sort their timestamps."""
-        pts, key = [], []
+        pts, key, corrupt = [], [], []
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size == 0 or packet.is_discard:  # flush packet / dropped by an edit list
@@ -130,8 +154,11 @@ class VideoReader:
                     raise InputError(f"{self.path}: video packets carry no timestamps; cannot index frames")
                 pts.append(ts)
                 key.append(packet.is_keyframe)
+                corrupt.append(packet.is_corrupt)
         except av.FFmpegError as err:
             raise InputError(f"{self.path}: cannot demux: {_one_line(err)}") from None
+        while corrupt and corrupt[-1]:  # a file cut short ends in a partial packet, which does not decode
+            del pts[-1], key[-1], corrupt[-1]
         pts_arr = np.asarray(pts, np.int64)
         order = np.argsort(pts_arr, kind="stable")
         pts_arr = pts_arr[order]

@@ -8,11 +8,12 @@ leaves states open (``states=None``: any state name is accepted).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from partparse.io import InputError
+from partparse.io import InputError, check_regular_file
 
 #: The 24 Kinetics-TPS action classes in the label order of the report's authors (alphabetical).
 KINETICS_TPS_ACTIONS: tuple[str, ...] = (
@@ -80,15 +81,18 @@ class Vocabulary:
     def from_list_dir(cls, list_dir: str | Path, actions: Iterable[str] | None = None) -> "Vocabulary":
         """Read ``body_part.txt`` and ``part_stat.txt`` from a Kinetics-TPS ``list/`` folder.
 
-        Actions are not listed there; pass them (e.g. the class folders of ``train_videos``), or the
-        Kinetics-TPS classes are used.
+        Actions: ``actions`` if given, else the folder's ``action.txt`` where it has one (SynTPS writes
+        it; Kinetics-TPS does not), else the Kinetics-TPS classes.
         """
         list_dir = Path(list_dir)
+        if not list_dir.is_dir():
+            raise InputError(f"{list_dir}: vocabulary folder not found (a list/ folder with body_part.txt)")
         parts = read_name_list(list_dir / "body_part.txt")
-        states_file = list_dir / "part_stat.txt"
-        states = read_name_list(states_file) if states_file.exists() else None
-        return cls(actions=tuple(actions) if actions is not None else KINETICS_TPS_ACTIONS,
-                   parts=tuple(parts), states=tuple(states) if states is not None else None)
+        states_file, actions_file = list_dir / "part_stat.txt", list_dir / "action.txt"
+        states = read_name_list(states_file) if os.path.lexists(states_file) else None
+        if actions is None:
+            actions = read_name_list(actions_file) if os.path.lexists(actions_file) else KINETICS_TPS_ACTIONS
+        return cls(actions=tuple(actions), parts=tuple(parts), states=tuple(states) if states is not None else None)
 
     @classmethod
     def from_annotations(cls, video_actions: Mapping[str, str], part_results: Mapping) -> "Vocabulary":
@@ -127,13 +131,20 @@ class Vocabulary:
 def read_name_list(path: str | Path) -> list[str]:
     """Read a name list: one name a line; ``"3 left_hand"`` or ``"3,left_hand"`` lines keep the name.
 
-    Blank lines and ``#`` comments are skipped. A missing file raises :class:`InputError`.
+    Blank lines and ``#`` comments are skipped. A missing file, anything but a regular file, or text
+    that is not UTF-8 raises :class:`InputError` naming the file (and the line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
+    path = check_regular_file(path)
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise InputError(f"{path}: line {line}: not UTF-8 text ({err.reason})") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     names: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
             continue

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from partparse.config import load_recipe, read_recipe_dict, short_repr
-from partparse.io import InputError, read_json
+from partparse.io import InputError
 from partparse.model_zoo import is_zoo_name
 from partparse.model_zoo import resolve as resolve_zoo
 from partparse.models.weights import load_torch_file
@@ -78,10 +78,10 @@ def _build(task: str, recipe_file: Path, work: Path) -> tuple[nn.Module, Any]:
         from partparse.engine.pose_task import build_pose_model
 
         return build_pose_model(recipe, load_pretrained=False), recipe
-    from partparse.data.part_labels import LabelSpace
+    from partparse.data.part_labels import LabelSpace, read_label_spaces
     from partparse.engine.video_task import build_video_model
 
-    spaces = {h: LabelSpace(names) for h, names in read_json(work / "label_spaces.json").items()}
+    spaces = {h: LabelSpace(names) for h, names in read_label_spaces(work / "label_spaces.json").items()}
     # the checkpoint holds every weight: do not read the recipe's pretrained file
     untrained = replace(recipe, model=replace(recipe.model, pretrained=None))
     return build_video_model(untrained, spaces), recipe

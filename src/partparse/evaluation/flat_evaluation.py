@@ -148,7 +148,7 @@ class FlatEvaluation:
                           "more boxes than verbs (the official evaluator fails with IndexError)")):
             if bad.any():
                 v, fr, person, part = self.part_where(int(np.flatnonzero(bad)[0]))
-                raise InputError(f"submission [video {v} / frame {fr} / person {person} / part {part}]: {why}")
+                raise InputError(f"pred_part_result.json [video {v} / frame {fr} / person {person} / part {part}]: {why}")
 
     def video_psc(self, human_iou: float, part_iou: float) -> np.ndarray:
         """PSC of every GT video at the given thresholds, bit-identical to the official loop."""

@@ -47,6 +47,24 @@ def assign_humans(gt_boxes: np.ndarray, pred_boxes: np.ndarray, g_start: np.ndar
     return pred, iou, (g_counts == p_counts)[human_frame]
 
 
+def nan_box_error(gt_boxes: np.ndarray, pred_boxes: np.ndarray, g_start, g_counts, p_start, p_counts,
+                  where) -> InputError | None:
+    """:func:`assign_humans`'s NaN error with its place: the first NaN box of a frame with humans on both
+    sides (only those enter the assignment); ``where[f]`` is frame ``f``'s (video, frame key). Called
+    only once the assignment failed, so the metric's path pays nothing for it."""
+    for f, (g0, gn, p0, pn) in enumerate(zip(*(np.asarray(a).tolist() for a in (g_start, g_counts, p_start, p_counts)))):
+        if not (gn and pn):
+            continue
+        for boxes, start, count, file in ((gt_boxes, g0, gn, "gt_part_result.json"),
+                                          (pred_boxes, p0, pn, "pred_part_result.json")):
+            bad = np.flatnonzero(np.isnan(boxes[start:start + count]).any(axis=1))
+            if len(bad):
+                vid, key = where[f]
+                return InputError(f"{file} [video {vid} / frame {key} / person {int(bad[0])}]: a human box has "
+                                  "NaN coordinates; the official evaluator fails in the assignment")
+    return None
+
+
 def _official_cost(pair_iou: np.ndarray, square_pair: np.ndarray) -> np.ndarray:
     """``1 - IoU`` as the official script computes it: float32 for square matrices, else float64."""
     c32 = (np.float32(1) - pair_iou).astype(np.float64)

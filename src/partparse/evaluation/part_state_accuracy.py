@@ -16,18 +16,23 @@ import numpy as np
 from partparse.data.part_labels import video_part_states
 from partparse.data.vocabulary import coarse_part
 from partparse.evaluation.flat_evaluation import CodedValues, FlatEvaluation
-from partparse.io import gc_paused
+from partparse.io import InputError, gc_paused
 
 
 def part_state_accuracy(gt_part: Mapping | None, flat: FlatEvaluation, human_iou: float) -> dict[str, float]:
     """``{coarse_part: accuracy}`` over the GT videos that have that coarse part, plus ``"mean"``.
 
     ``gt_part`` (the GT dict) is read only when ``flat`` does not carry the GT states (general walk).
-    Coarse parts come in the order they first appear in the ground truth.
+    Coarse parts come in the order they first appear in the ground truth. States must be strings (the
+    table reader guarantees it; the general walk takes anything the official script compares): where
+    they are not and cannot be counted, :class:`InputError` names the first such part.
     """
     with gc_paused():
-        predicted = _predicted_majorities(flat, human_iou)
-        gt = _gt_majorities(flat) if flat.gt_states is not None else _gt_majorities_of_dicts(gt_part, flat)
+        try:
+            predicted = _predicted_majorities(flat, human_iou)
+            gt = _gt_majorities(flat) if flat.gt_states is not None else _gt_majorities_of_dicts(gt_part, flat)
+        except (TypeError, RecursionError, AttributeError, KeyError):   # states that are lists or numbers,
+            raise _state_error(gt_part, flat) from None                 # GT parts the metric never reads
         hits: dict[str, list[bool]] = {}
         for vi, coarse, state in gt:
             hits.setdefault(coarse, []).append(predicted.get((vi, coarse)) == state)
@@ -35,6 +40,35 @@ def part_state_accuracy(gt_part: Mapping | None, flat: FlatEvaluation, human_iou
     n_hits, n = sum(sum(v) for v in hits.values()), sum(len(v) for v in hits.values())
     out["mean"] = n_hits / n if n else 0.0
     return out
+
+
+def _state_error(gt_part: Mapping | None, flat: FlatEvaluation) -> InputError:
+    """The first part whose state is not a string: predicted (top proposal of a scored part), then GT."""
+    why = "state ('verb') must be a string to count the part-state accuracy"
+    for k, state in enumerate(flat.part_top_state):
+        if state is not None and not isinstance(state, str):
+            vid, key, person, part = flat.part_where(k)
+            return InputError(f"pred_part_result.json [video {vid} / frame {key} / person {person} / part {part}]: "
+                              f"{why}, got {_short(state)}")
+    for vid in flat.video_ids if gt_part is not None else ():
+        for key, frame in gt_part[vid].items():
+            for person, human in enumerate(frame["humans"]):
+                parts = human.get("parts") if isinstance(human, dict) else None
+                for part, entry in parts.items() if isinstance(parts, dict) else [(None, human)]:
+                    verb = entry.get("verb") if isinstance(entry, dict) else entry
+                    if not isinstance(verb, str):
+                        place = f"person {person}" + (f" / part {part}" if part is not None else "")
+                        return InputError(f"gt_part_result.json [video {vid} / frame {key} / {place}]: "
+                                          f"{why}, got {_short(verb)}")
+    return InputError(f"malformed part states: {why}; run `partparse validate`")
+
+
+def _short(value, limit: int = 40) -> str:
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a value nested too deeply to show"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _gt_majorities_of_dicts(gt_part: Mapping, flat: FlatEvaluation) -> list[tuple[int, str, str]]:

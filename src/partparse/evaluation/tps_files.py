@@ -8,6 +8,9 @@ refuses is read as before, ``json.loads`` and the dict walk of :mod:`tps_tables`
 objects. Children are forked, not spawned: they start in milliseconds with NumPy already imported. The
 parent imports SciPy's solver when the first child is done, on the core that child leaves idle. Where
 fork is not available (or the parent runs threads) both folders are read here, one after the other.
+A child holds no end of any pipe but its own write end, and is killed with its parent (Linux): if the
+parent dies, the child's write fails or the child is gone, so no reader is left behind. Only regular
+files are read (a FIFO would block the reader for ever).
 See docs/benchmarks.md for the measurements behind these choices.
 """
 
@@ -20,6 +23,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import signal
 import tempfile
 import threading
 from pathlib import Path
@@ -32,14 +36,14 @@ from partparse.evaluation.tps_decode import decode_ground_truth, decode_submissi
 from partparse.evaluation.tps_tables import (
     GroundTruthTables, NotCanonical, SubmissionTables, ground_truth_tables, submission_tables,
 )
-from partparse.io import InputError, gc_paused, read_json
+from partparse.io import InputError, check_regular_file, gc_paused, read_json
 
 
 def read_ground_truth_tables(folder: str | os.PathLike) -> GroundTruthTables:
     """Tables of a GT folder: decoded by :mod:`tps_decode`, or, for what it refuses, from the dicts."""
     folder = Path(folder)
     with gc_paused():
-        gt_vid, part = read_json(folder / GT_VID_FILE), folder / GT_PART_FILE
+        gt_vid, part = read_json(folder / GT_VID_FILE), check_regular_file(folder / GT_PART_FILE)
         try:
             return decode_ground_truth(gt_vid, _file_bytes(part))
         except (NotCanonical, OSError):
@@ -50,7 +54,7 @@ def read_submission_tables(folder: str | os.PathLike) -> SubmissionTables:
     """Tables of a submission folder: decoded by :mod:`tps_decode`, or, for what it refuses, from the dicts."""
     folder = Path(folder)
     with gc_paused():
-        pred_vid, part = read_json(folder / PRED_VID_FILE), folder / PRED_PART_FILE
+        pred_vid, part = read_json(folder / PRED_VID_FILE), check_regular_file(folder / PRED_PART_FILE)
         try:
             return decode_submission(pred_vid, _file_bytes(part))
         except (NotCanonical, OSError):
@@ -75,24 +79,32 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
     the caller then reads the dicts and scores them with the general walk, which reports the problem
     exactly as before (or scores what the official script scores)."""
     jobs = ((read_ground_truth_tables, Path(gt_folder)), (read_submission_tables, Path(pred_folder)))
-    if not (processes and _can_fork()):
+    spill_dir = _spill_dir([folder for _, folder in jobs]) if processes and _can_fork() else None
+    try:                                     # (already unlinked: nothing to clean up)
+        spills = [tempfile.TemporaryFile(dir=spill_dir) for _ in jobs] if processes and _can_fork() else None
+    except OSError:                          # no room for the children's arrays: read here instead
+        spills = None
+    if spills is None:
         try:
             return tuple(read(folder) for read, folder in jobs)
         except (NotCanonical, InputError):
             return None
     context = multiprocessing.get_context("fork")
-    spill_dir = _spill_dir([folder for _, folder in jobs])
     children = []
     try:
-        for read, folder in jobs:
+        for (read, folder), spill in zip(jobs, spills):
             receive, send = context.Pipe(duplex=False)
-            spill = tempfile.TemporaryFile(dir=spill_dir)  # already unlinked: nothing to clean up
-            child = context.Process(target=_child, args=(send, spill, read, folder), daemon=True)
+            # the child closes every read end it inherits, its own included: with the parent gone, its
+            # write then fails (EPIPE) instead of blocking for ever on a full pipe
+            read_ends = [r for _, r, _ in children] + [receive]
+            child = context.Process(target=_child, args=(send, spill, read, folder, read_ends), daemon=True)
             child.start()
             send.close()
             children.append((child, receive, spill))
         results = _results(children)
     finally:
+        for spill in spills[len(children):]:
+            spill.close()
         for child, receive, spill in children:
             receive.close()
             spill.close()
@@ -135,10 +147,14 @@ def _spill_dir(folders: list[Path]) -> str | None:
         return None
 
 
-def _child(send, spill, read, folder: Path) -> None:
+def _child(send, spill, read, folder: Path, read_ends: list) -> None:
     """Read one folder; send the pickled tables' header through the pipe and their array data through
     the ``spill`` file (pickle protocol 5 buffers: no copy here, one ``mmap`` in the parent; a pipe
-    moves ~100 MB several times slower). Exit without freeing the parsed JSON (about a second)."""
+    moves ~100 MB several times slower). Exit without freeing the parsed JSON (about a second).
+    ``read_ends``: the parent's ends of the pipes, which the fork copied here; closed first thing."""
+    for end in read_ends:
+        end.close()
+    _die_with_parent()
     gc.disable()
     _reuse_freed_memory()
     try:
@@ -159,6 +175,21 @@ def _child(send, spill, read, folder: Path) -> None:
         send.send((header, sizes))
     finally:
         os._exit(0)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this child when its parent dies (``PR_SET_PDEATHSIG``); elsewhere the closed read
+    ends do it (the child's next write fails). If the parent died before the request, exit now."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(0)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _reuse_freed_memory() -> None:

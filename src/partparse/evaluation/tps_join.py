@@ -15,8 +15,9 @@ from partparse.evaluation.flat_evaluation import (
     MAX_HUMANS, CodedValues, FlatEvaluation, GroundTruthStates, check_videos, segment_positions, segment_starts,
     too_many_humans,
 )
-from partparse.evaluation.human_assignment import assign_humans
+from partparse.evaluation.human_assignment import assign_humans, nan_box_error
 from partparse.evaluation.tps_tables import GroundTruthTables, SubmissionTables
+from partparse.io import InputError
 
 
 def join_tables(gt: GroundTruthTables, pred: SubmissionTables, corrected: bool = False) -> FlatEvaluation:
@@ -29,8 +30,12 @@ def join_tables(gt: GroundTruthTables, pred: SubmissionTables, corrected: bool =
     ev = fr.evaluated
     g_start, g_count = fr.gt_start[ev], gt.frame_humans[ev]
     p_start, p_count = fr.pred_start[ev], fr.pred_humans[ev]
-    human_pred, human_iou, human_square = assign_humans(gt.human_box, pred.human_box, g_start, g_count,
-                                                       p_start, p_count, corrected)
+    try:
+        human_pred, human_iou, human_square = assign_humans(gt.human_box, pred.human_box, g_start, g_count,
+                                                           p_start, p_count, corrected)
+    except InputError as err:                 # (NaN boxes) say where
+        where = [(fr.video_id[f], gt.frame_key[f]) for f in ev.tolist()]
+        raise nan_box_error(gt.human_box, pred.human_box, g_start, g_count, p_start, p_count, where) or err from None
     human_frame = np.repeat(np.arange(len(ev)), g_count)
     human_row = np.repeat(g_start, g_count) + segment_positions(g_count)   # row of gt.human_*
     gt_known = set(gt.states)

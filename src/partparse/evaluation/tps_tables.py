@@ -175,7 +175,7 @@ def _boxes32(boxes: list) -> np.ndarray:
         return np.zeros((0, 4), dtype=np.float32)
     try:
         arr = np.asarray(boxes, dtype=np.float32)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):     # OverflowError: an integer beyond the float range
         raise NotCanonical("a human 'box' is not 4 numbers") from None
     if arr.shape != (len(boxes), 4):
         raise NotCanonical("a human 'box' is not 4 numbers")
@@ -187,5 +187,5 @@ def _boxes64(numbers: list) -> np.ndarray:
     the JSON numbers as Python floats, converted as the general walk converts them."""
     try:
         return np.fromiter(numbers, dtype=np.float64, count=len(numbers)).reshape(-1, 4)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise NotCanonical("a part 'box' is not 4 numbers") from None

@@ -140,23 +140,27 @@ def resolve_device(name: str) -> torch.device:
 def load_class_prior(path: str | Path) -> ClassPriorPartStates:
     """A class prior from a GT folder (fitted), from a JSON table ``{action: {coarse: state}}``, or from
     a model-zoo entry holding such a table (``zoo:syntps/class-prior``)."""
+    from partparse.data.tps_format import read_result_files
+
     if is_zoo_name(path):
         folder = resolve_zoo(str(path))
         path = next(iter(sorted(folder.glob("*.json"))), folder / "class_prior.json")
     path = Path(path)
-    if path.is_dir():
-        return ClassPriorPartStates.fit(read_json(path / "gt_vid_result.json"), read_json(path / "gt_part_result.json"))
+    if path.is_dir():                       # (a GT folder, checked as every GT reader checks it)
+        return ClassPriorPartStates.fit(*read_result_files(path, submission=False))
     table = read_json(path)
-    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+    if not isinstance(table, dict) or not all(isinstance(v, dict) and all(isinstance(s, str) for s in v.values())
+                                              for v in table.values()):
         raise InputError(f"{path}: a class prior is {{action: {{coarse part: state}}}}")
     return ClassPriorPartStates(table)
 
 
 def video_class_names(path: str) -> dict[str, list[str]]:
     """``label_spaces.json`` of a trained video work dir: ``{head: class names}``."""
+    from partparse.data.part_labels import read_label_spaces
     from partparse.engine.trained_models import checkpoint_of
 
-    return read_json(checkpoint_of(path)[0] / "label_spaces.json")
+    return read_label_spaces(checkpoint_of(path)[0] / "label_spaces.json")
 
 
 def load_trained_model(path: str, task: str, device: torch.device):

@@ -49,7 +49,10 @@ class ParserConfig:
     has no head) or ``"class_prior"``; ``state_given_action``: a part head's top state among the labels
     of the predicted action only; ``missing_state``: state of parts with no source (``None``: leave them
     out); ``frame_batch_size``: keyframes decoded and detected together; ``device``: ``auto | cpu | cuda``
-    (where a recipe's models are put; the parser runs stages on their models' devices).
+    (where a recipe's models are put; the parser runs stages on their models' devices);
+    ``decode_max_side``: frames whose longer side is larger are decoded scaled down to it (the models
+    resize their inputs to far less; a 4K frame batch otherwise takes GBs), the results scaled back to
+    the video's pixels; ``None``: full size.
     """
 
     keyframe_step: int = 5
@@ -63,6 +66,7 @@ class ParserConfig:
     missing_state: str | None = "unknown"
     frame_batch_size: int = 8
     device: str = "auto"
+    decode_max_side: int | None = 1920
 
     def __post_init__(self) -> None:
         if self.keyframe_step < 1:
@@ -73,6 +77,8 @@ class ParserConfig:
             raise ValueError(f"part_states must be 'video' or 'class_prior', got {self.part_states!r}")
         if self.frame_batch_size < 1:
             raise ValueError(f"frame_batch_size must be >= 1, got {self.frame_batch_size}")
+        if self.decode_max_side is not None and self.decode_max_side < 32:
+            raise ValueError(f"decode_max_side must be >= 32 or null, got {self.decode_max_side}")
 
 
 @dataclass
@@ -156,14 +162,15 @@ class PartParser:
         path = Path(path)
         timer = _StageTimer()
         frames: list[FrameParse] = []
-        with VideoReader(path) as reader:
+        with VideoReader(path, max_side=self.config.decode_max_side) as reader:
             info = reader.info
+            scale = (info.width / reader.out_width, info.height / reader.out_height)
             keyframes = np.arange(0, info.num_frames, self.config.keyframe_step)
             for start in range(0, len(keyframes), self.config.frame_batch_size):
                 batch = keyframes[start:start + self.config.frame_batch_size]
                 with timer("decode"):
                     images = reader.read_frames(batch)
-                frames += self._parse_frames(batch, images, timer)
+                frames += [_to_video_pixels(f, *scale) for f in self._parse_frames(batch, images, timer)]
                 if progress is not None:
                     progress(len(frames), len(keyframes))
         with timer("video"):
@@ -209,6 +216,18 @@ class PartParser:
                                                             keypoint_scores if guide else None)
             out.append(FrameParse(index, boxes, det.boxes, det.scores, keypoints, keypoint_scores, parts))
         return out
+
+
+def _to_video_pixels(frame: FrameParse, sx: float, sy: float) -> FrameParse:
+    """``frame`` parsed on a scaled-down decode, in the video's own pixels (unchanged when not scaled)."""
+    if sx == 1 and sy == 1:
+        return frame
+    box_scale, point_scale = np.array([sx, sy, sx, sy], np.float32), np.array([sx, sy], np.float32)
+    parts = [PartDetections({n: (np.asarray(b, np.float32) * box_scale, s) for n, (b, s) in d.parts.items()})
+             for d in frame.parts]
+    keypoints = None if frame.keypoints is None else frame.keypoints * point_scale
+    return FrameParse(frame.index, frame.boxes * box_scale, frame.detected_boxes * box_scale, frame.scores,
+                      keypoints, frame.keypoint_scores, parts)
 
 
 def _inclusive(box: np.ndarray) -> tuple[float, float, float, float]:

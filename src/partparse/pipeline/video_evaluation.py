@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from partparse.data.part_labels import state_of_label, video_part_states
-from partparse.io import InputError, read_json
+from partparse.data.part_labels import read_label_spaces, state_of_label, video_part_states
+from partparse.io import InputError
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 from partparse.pipeline.score_fusion import fuse_heads, load_scores
 
@@ -56,7 +56,7 @@ def load_model_scores(run: str | Path) -> ModelScores:
     ``label_spaces.json``)."""
     run = Path(run)
     ids, scores, _labels = load_scores(run / "val_scores.npz")
-    spaces = read_json(run / "label_spaces.json")
+    spaces = read_label_spaces(run / "label_spaces.json")
     for head, s in scores.items():
         if len(spaces.get(head, [])) != s.shape[1]:
             raise InputError(f"{run / 'label_spaces.json'}: head {head!r} names {len(spaces.get(head, []))} "

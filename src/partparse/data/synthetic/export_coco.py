@@ -13,12 +13,20 @@ H.264 artefacts as the videos (not the clean renderer output). Three exports:
   ``keypoints_{split}.json``).
 
 Boxes convert from inclusive corners to COCO ``[x, y, w, h]`` with ``w = x2 - x1 + 1``.
+
+Inputs are checked before anything is written (:func:`check_export_inputs`): the ground truth through
+the Kinetics-TPS reader (whose video ids are plain file names, so every image lands in ``out_dir``),
+the keypoints file for its COCO structure, the crop margin. Each problem is an InputError naming the
+file and the place.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import re
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image
@@ -38,11 +46,88 @@ def _save_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
     atomic_write(path, lambda fh: Image.fromarray(rgb).save(fh, format="JPEG", quality=quality), mode="wb")
 
 
+def check_margin(margin: float) -> float:
+    """``margin`` if it is a finite number >= 0, else :class:`InputError`."""
+    if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
+        raise InputError(f"--margin must be a finite number >= 0 (a fraction of the person box), got {margin}")
+    return margin
+
+
+def check_split(split: str) -> str:
+    """``split`` if it is a plain name (``train``, ``val``, ``test_1``): it names folders and output files."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", split):
+        raise InputError(f"--split must be a plain name of letters, digits, '_' and '-' (train, val), got {split!r}")
+    return split
+
+
+def check_export_inputs(root: str | Path, split: str, margin: float = 0.15, parts: bool = True,
+                        pose: bool = True) -> None:
+    """Everything the exports of ``split`` read, checked before any of them writes: the margin, the ground
+    truth (:func:`load_ground_truth`, its frame keys) and ``keypoints_{split}.json``, which the part export
+    reads where it exists and the pose export needs. Raises :class:`InputError` naming the file and the place."""
+    check_margin(margin)
+    check_split(split)
+    _ground_truth(root, split)
+    path = SynthLayout(root).keypoints(split)
+    if pose or (parts and os.path.lexists(path)):
+        read_keypoints_coco(path)
+
+
+def _ground_truth(root: str | Path, split: str) -> dict[str, VideoAnnotation]:
+    """The split's ground truth, every frame key a Kinetics-TPS one (frame numbers name the images)."""
+    gt_dir = SynthLayout(root).gt_dir(split)
+    videos = load_ground_truth(gt_dir)
+    for video in videos.values():
+        for frame in video.frames:
+            try:
+                frame_index(frame.key)
+            except ValueError as err:
+                raise InputError(f"{gt_dir / 'gt_part_result.json'} [video {video.video_id}]: {err}") from None
+    return videos
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def read_keypoints_coco(path: str | Path) -> dict:
+    """A COCO person-keypoints file (``keypoints_{split}.json``), checked: ``images`` with an ``id`` and a
+    ``file_name``, ``annotations`` of a known ``image_id`` with a ``bbox`` of 4 numbers and ``keypoints`` of
+    ``3 * 17`` numbers. Anything else raises :class:`InputError` naming the file and the entry."""
+    coco = read_json(path)
+    if not isinstance(coco, dict):
+        raise InputError(f"{path}: expected a COCO object with 'images' and 'annotations', got {type(coco).__name__}")
+    images, anns = coco.get("images", []), coco.get("annotations", [])
+    for key, value in (("images", images), ("annotations", anns)):
+        if not isinstance(value, list):
+            raise InputError(f"{path}: '{key}' must be a list, got {type(value).__name__}")
+    ids = set()
+    for i, img in enumerate(images):
+        if not (isinstance(img, dict) and isinstance(img.get("id"), int) and isinstance(img.get("file_name"), str)):
+            raise InputError(f"{path} [images {i}]: an image needs an integer 'id' and a string 'file_name'")
+        ids.add(img["id"])
+    for i, ann in enumerate(anns):
+        where = f"{path} [annotations {i}]"
+        if not isinstance(ann, dict) or ann.get("image_id") not in ids:
+            raise InputError(f"{where}: an annotation needs the 'image_id' of one of the images")
+        bbox, kps = ann.get("bbox"), ann.get("keypoints")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(map(_is_number, bbox))):
+            raise InputError(f"{where}: 'bbox' must be 4 numbers [x, y, w, h], got {_short(bbox)}")
+        if not (isinstance(kps, list) and len(kps) == 3 * 17 and all(map(_is_number, kps))):
+            raise InputError(f"{where}: 'keypoints' must be 51 numbers [x, y, v] * 17, got {_short(kps)}")
+    return coco
+
+
+def _short(v: Any, limit: int = 40) -> str:
+    text = repr(v) if not isinstance(v, (list, dict)) or len(v) < 64 else f"a {type(v).__name__} of {len(v)}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def annotated_frames(root: str | Path, split: str) -> Iterator[tuple[VideoAnnotation, int, np.ndarray]]:
     """``(video, frame position in video.frames, RGB image)`` for every annotated frame of a split,
     decoding each MP4 once."""
     layout = SynthLayout(root)
-    for video in load_ground_truth(layout.gt_dir(split)).values():
+    for video in _ground_truth(root, split).values():
         indices = [frame_index(f.key) for f in video.frames]
         path = layout.video(split, video.action, video.video_id)
         decoded = read_frames(path, indices)
@@ -85,7 +170,7 @@ def _keypoints_by_image(root: str | Path, split: str) -> dict[str, list[dict]]:
     path = SynthLayout(root).keypoints(split)
     if not path.is_file():
         return {}
-    coco = read_json(path)
+    coco = read_keypoints_coco(path)
     names = {img["id"]: img["file_name"] for img in coco.get("images", [])}
     out: dict[str, list[dict]] = {}
     for ann in coco.get("annotations", []):
@@ -115,8 +200,7 @@ def _to_crop(keypoints: list[float], x0: int, y0: int) -> list[float]:
 def export_part_detection(root: str | Path, split: str, out_dir: str | Path, margin: float = 0.15,
                           quality: int = 92) -> Path:
     """Write ``out_dir/crops/*.jpg`` (one per GT person) and ``out_dir/parts_{split}.json``."""
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
+    check_margin(margin)
     out_dir = Path(out_dir)
     part_id = {c["name"]: c["id"] for c in PART_CATEGORIES}
     keypoints = _keypoints_by_image(root, split)
@@ -149,7 +233,7 @@ def export_part_detection(root: str | Path, split: str, out_dir: str | Path, mar
 def export_pose(root: str | Path, split: str, out_dir: str | Path, quality: int = 92) -> Path:
     """Write ``out_dir/images/*.jpg`` and ``out_dir/person_keypoints_{split}.json``."""
     out_dir = Path(out_dir)
-    coco = read_json(SynthLayout(root).keypoints(split))
+    coco = read_keypoints_coco(SynthLayout(root).keypoints(split))
     wanted = {img["file_name"] for img in coco.get("images", [])}
     for video, pos, rgb in annotated_frames(root, split):
         name = frame_image_name(video.video_id, video.frames[pos].index)

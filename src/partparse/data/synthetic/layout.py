@@ -56,6 +56,15 @@ class SynthLayout:
     def config(self) -> Path:
         return self.root / "synth_config.json"
 
+    def written(self) -> list[Path]:
+        """Every path :func:`~partparse.data.synthetic.generator.generate_dataset` writes (files and whole
+        folders), relative to ``root``: what ``synth --force`` removes before writing a new dataset."""
+        paths = [self.config, *(self.list_dir / n for n in ("body_part.txt", "part_stat.txt", "action.txt"))]
+        for split in SPLITS:
+            paths += [self.root / f"{split}_videos", self.annotation_root(split), self.gt_dir(split),
+                      self.keypoints(split), self.flist(split)]
+        return [p.relative_to(self.root) for p in paths]
+
     def find_video(self, video_id: str) -> tuple[str, str]:
         """``(split, action)`` of a video of this dataset; :class:`InputError` if it has none."""
         for split in SPLITS:

@@ -28,6 +28,8 @@ def resolve_preview_target(target: str | Path) -> tuple[Path, str]:
     if target.suffix == ".mp4":
         if not target.is_file():
             raise InputError(f"{target}: video not found")
+        if len(target.parents) < 3:
+            raise InputError(f"{target}: not a video of a dataset (DIR/{{split}}_videos/<class>/<id>.mp4)")
         return target.parents[2], target.stem
     if not target.parent.is_dir():
         raise InputError(f"{target.parent}: dataset folder not found")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
 import av
 import numpy as np
 
-from partparse.io import InputError, file_mode_for
+from partparse.io import InputError, file_mode_for, write_error
 
 
 class H264Writer:
@@ -30,33 +31,57 @@ class H264Writer:
         if width % 2 or height % 2:
             raise ValueError(f"H.264 yuv420p needs an even frame size, got {width}x{height}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
-        os.fchmod(fd, file_mode_for(self.path))
-        os.close(fd)
-        self._container = av.open(self._tmp, mode="w", format="mp4")
-        self._stream = self._container.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
-        self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
-        self._stream.codec_context.thread_count = 1
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
+        except OSError as err:
+            raise write_error(self.path, err) from None
+        self._container = None
+        with self._failing_write():
+            os.fchmod(fd, file_mode_for(self.path))
+            os.close(fd)
+            self._container = av.open(self._tmp, mode="w", format="mp4")
+            self._stream = self._container.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
+            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+            self._stream.codec_context.thread_count = 1
         self.frames = 0
+
+    @contextmanager
+    def _failing_write(self):
+        """Any failure of the block removes the hidden temporary file (a full disk must not leave half a
+        video behind); one the system reports (no space, read-only) becomes an InputError naming the file."""
+        try:
+            yield
+        except BaseException as err:
+            self.abort()
+            if isinstance(err, OSError):             # av.error.OSError (ENOSPC ...) is one too
+                raise write_error(self.path, err) from None
+            raise
 
     def write(self, rgb: np.ndarray) -> None:
         # RGBX needs no repacking: swscale reads 4-byte pixels directly (and converts them faster).
         fmt = "rgba" if rgb.shape[-1] == 4 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
-        self._container.mux(self._stream.encode(frame))
+        with self._failing_write():
+            self._container.mux(self._stream.encode(frame))
         self.frames += 1
 
     def close(self) -> Path:
-        self._container.mux(self._stream.encode(None))
-        self._container.close()
-        os.replace(self._tmp, self.path)
+        with self._failing_write():                  # the trailer write fails first on a full disk
+            self._container.mux(self._stream.encode(None))
+            self._container.close()
+            os.replace(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
+        """Drop the unfinished file (idempotent)."""
         try:
-            self._container.close()
+            if self._container is not None:
+                self._container.close()
+        except (OSError, av.FFmpegError):            # closing flushes, and may fail as the write did
+            pass
         finally:
+            self._container = None
             Path(self._tmp).unlink(missing_ok=True)
 
     def __enter__(self) -> "H264Writer":
