@@ -22,6 +22,9 @@ ENTRIES = load_manifest()
 CHECK_SET = SynthConfig(videos=40, seed=424242, val_fraction=0.5)
 #: action top-1 floor of a video model on the check set (chance: 10 %)
 VIDEO_TOP1_FLOOR = 0.5
+#: floors of the spatial models on the check set's val split: (metric, floor) per COCO view
+SPATIAL_FLOORS = {"persons_val.json": ("AP50", 0.7), "parts_val.json": ("AP50", 0.5),
+                  "person_keypoints_val.json": ("AP", 0.4)}
 
 
 def _names(task: str) -> list[str]:
@@ -33,6 +36,17 @@ def check_set(tmp_path_factory):
     root = tmp_path_factory.mktemp("zoo_check")
     generate_dataset(CHECK_SET, root, workers=1)
     return root
+
+
+@pytest.fixture(scope="module")
+def check_coco(check_set, tmp_path_factory):
+    from partparse.data.synthetic.export_coco import export_part_detection, export_person_detection, export_pose
+
+    out = tmp_path_factory.mktemp("zoo_check_coco")
+    export_person_detection(check_set, "val", out)
+    export_part_detection(check_set, "val", out)
+    export_pose(check_set, "val", out)
+    return out
 
 
 def test_the_manifest_lists_checked_files_and_how_to_rebuild_them():
@@ -57,6 +71,34 @@ def test_video_model_recognises_actions_of_unseen_videos(name, check_set):
             scores = scorer.score(str(video), persons)["action"]
             correct += scorer.class_names["action"][int(np.argmax(scores))] == actions[video.stem]
     assert correct / CHECK_SET.videos >= VIDEO_TOP1_FLOOR, f"zoo:{name}: {correct}/{CHECK_SET.videos}"
+
+
+@pytest.mark.parametrize("name", _names("detection") + _names("pose"))
+def test_spatial_model_finds_what_it_was_trained_for_on_unseen_frames(name, check_coco):
+    """The entry's own validation, on the check set's COCO view (ground-truth boxes for pose, ground-truth
+    keypoint dots for the guided parts, as in training validation)."""
+    from dataclasses import replace
+
+    from torch.utils.data import DataLoader
+
+    from partparse.data.coco_detection import detection_collate
+
+    torch.set_num_threads(1)
+    model, recipe = load_trained(f"zoo:{name}")
+    recipe = replace(recipe, data=replace(recipe.data, root=str(check_coco), val_max_images=None))
+    if recipe.task == "detection":
+        from partparse.engine.detection_task import build_detection_datasets, detection_eval
+
+        val = build_detection_datasets(recipe)[1]
+        metrics = detection_eval(model, DataLoader(val, batch_size=8, collate_fn=detection_collate), torch.device("cpu"))
+    else:
+        from partparse.engine.pose_task import build_pose_datasets, make_pose_eval, pose_collate
+
+        val = build_pose_datasets(recipe)[1]
+        metrics = make_pose_eval(recipe)(model, DataLoader(val, batch_size=8, collate_fn=pose_collate),
+                                         torch.device("cpu"))
+    metric, floor = SPATIAL_FLOORS[recipe.data.val_ann]
+    assert metrics[metric] >= floor, f"zoo:{name}: {metric} {metrics[metric]:.3f} < {floor}"
 
 
 @pytest.mark.parametrize("name", _names("class_prior"))
