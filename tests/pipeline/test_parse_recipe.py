@@ -41,7 +41,7 @@ def test_unknown_name_is_one_line_listing_the_builtin_names(tmp_path, monkeypatc
         recipe_path("pretrained-person")
     assert str(err.value) == ("unknown recipe 'pretrained-person': no such file and no built-in recipe of that "
                               f"name (built-in: {', '.join(BUILTIN_RECIPES)})")
-    with pytest.raises(InputError, match=r"^configs/nope.yaml: recipe not found \(built-in recipe names: pretrained-persons\)$"):
+    with pytest.raises(InputError, match=r"^configs/nope.yaml: recipe not found \(built-in recipe names: pretrained-persons, syntps-zoo\)$"):
         recipe_path("configs/nope.yaml")
 
 

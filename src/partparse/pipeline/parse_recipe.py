@@ -45,7 +45,7 @@ KEYPOINT_RULE = "rule:keypoints"
 #: Fusion weights of one head: a weighted average needs a positive total.
 NOT_ALL_ZERO = Check(lambda v: sum(v) > 0, "weights that are not all 0")
 #: Built-in recipe name -> file in ``partparse/recipes/`` (package data).
-BUILTIN_RECIPES = {"pretrained-persons": "pretrained_persons.yaml"}
+BUILTIN_RECIPES = {"pretrained-persons": "pretrained_persons.yaml", "syntps-zoo": "syntps_zoo.yaml"}
 
 
 @dataclass
