@@ -116,3 +116,19 @@ def test_curves_drop_the_steps_a_resume_redid(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("not json\n")
     with pytest.raises(InputError, match=r"metrics.jsonl:1: not a JSON line"):
         read_curves(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs/x", "a/../../x", "a//b", "", "a b", "./x"])
+def test_entry_names_that_would_leave_the_zoo_are_refused(zoo, run, name):
+    work, _ = run
+    with pytest.raises(InputError, match="zoo entry name"):
+        _pack(work, name=name)
+    assert not (zoo / "manifest.json").exists()
+
+
+def test_pack_options_that_are_not_json_objects_are_one_line(zoo, run):
+    work, _ = run
+    for option, value in (("--metrics", "{bad"), ("--training", "[1]")):
+        res = CliRunner().invoke(app, ["zoo", "pack", str(work), "--name", "syntps/t", "--recipe", "r",
+                                       "--data-command", "d", option, value])
+        assert res.exit_code == 2 and f"error: {option}: " in res.stderr, res.output

@@ -27,6 +27,16 @@ def _fail(err: Exception) -> None:
     raise typer.Exit(2) from None
 
 
+def _json_object(option: str, text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise InputError(f"{option}: not JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{option}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 @app.command("list")
 def list_entries() -> None:
     """Every zoo entry with its task, size and validation metrics."""
@@ -103,7 +113,7 @@ def pack(
             run = Path(tempfile.mkdtemp(prefix="partparse-prior-")) / "class_prior.json"
             write_json(run, prior.to_dict(), indent=1)
             file, task = True, "class_prior"
-        facts = {"metrics": json.loads(metrics), "training": json.loads(training)}
+        facts = {"metrics": _json_object("--metrics", metrics), "training": _json_object("--training", training)}
         common = dict(recipe=recipe, data={"command": data_command}, rebuild=list(rebuild or []), notes=notes,
                       replace=replace, **facts)
         entry = (pack_file(run, name, task=task, **common) if file

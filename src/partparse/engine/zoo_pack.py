@@ -9,6 +9,7 @@ made; nothing else of the run (optimiser state, logs) is kept.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,16 @@ from partparse.model_zoo.registry import MANIFEST, ZooEntry, load_manifest, sha2
 from partparse.models.weights import save_checkpoint
 
 _DTYPES = {"float16": torch.float16, "float32": torch.float32}
+#: an entry name: folders of letters, digits, ``_ . -`` separated by ``/`` (``syntps/ir-csn``), never ``..``
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
+
+
+def check_entry_name(name: str) -> str:
+    """``name`` if it is a plain relative folder name inside the zoo, else :class:`InputError`."""
+    if not _NAME.match(name) or ".." in name.split("/"):
+        raise InputError(f"zoo entry name {name[:80]!r}: use folders of letters, digits, '_', '.', '-' "
+                         "joined by '/' (e.g. syntps/ir-csn)")
+    return name
 
 
 def pack_run(run: str | Path, name: str, *, recipe: str, data: dict[str, Any], rebuild: list[str],
@@ -31,6 +42,7 @@ def pack_run(run: str | Path, name: str, *, recipe: str, data: dict[str, Any], r
     """Copy ``run`` (a work dir or a ``.pth`` beside its ``recipe.yaml``) into the zoo as ``name``."""
     if dtype not in _DTYPES:
         raise InputError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    check_entry_name(name)
     root = root or registry.zoo_root()
     entries = load_manifest(root)
     if name in entries and not replace:
@@ -60,6 +72,7 @@ def pack_file(path: str | Path, name: str, *, task: str, recipe: str, data: dict
               metrics: dict[str, float], training: dict[str, Any], notes: str = "", root: Path | None = None,
               replace: bool = False) -> ZooEntry:
     """Add a single data file (e.g. a class-prior table) to the zoo as ``name``."""
+    check_entry_name(name)
     root = root or registry.zoo_root()
     entries = load_manifest(root)
     if name in entries and not replace:
