@@ -30,3 +30,12 @@ def test_curve_png_from_metrics_jsonl(tmp_path):
     out = plot.plot_run(tmp_path, ["AP", "AP50"], tmp_path / "curve.png")
     with Image.open(out) as im:
         assert im.size[0] > 300 and im.size[1] > 300
+
+
+def test_runs_overlaid_on_one_metric(tmp_path):
+    for name, ap50 in (("guided", 0.8), ("unguided", 0.6)):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "metrics.jsonl").write_text(json.dumps({"event": "val", "iteration": 10, "AP50": ap50}) + "\n")
+    out = _module().plot_runs([tmp_path / "guided", tmp_path / "unguided"], "AP50", tmp_path / "cmp.png")
+    assert out.is_file() and out.stat().st_size > 1000
