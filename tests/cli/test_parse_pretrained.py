@@ -31,7 +31,7 @@ def test_unknown_recipe_name_is_one_line_and_exit_2(tmp_path):
     res = CliRunner().invoke(app, ["parse", str(video), "--recipe", "pretrained_person", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert res.stderr.strip() == ("error: unknown recipe 'pretrained_person': no such file and no built-in recipe "
-                                  "of that name (built-in: pretrained-persons)")
+                                  "of that name (built-in: pretrained-persons, syntps-zoo)")
 
 
 @pytest.fixture(scope="module")
