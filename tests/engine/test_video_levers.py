@@ -17,7 +17,7 @@ from partparse.data.person_window import box_areas
 from partparse.data.synthetic.generator import SynthConfig, generate_dataset
 from partparse.engine.optim import OptimConfig, ScheduleConfig, build_optimizer, lr_factor
 from partparse.engine.video_recipe import VideoRecipe
-from partparse.engine.video_task import build_video_datasets, keyframe_person_boxes
+from partparse.engine.video_task import build_video_datasets, keyframe_person_boxes, split_annotations
 from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
 from tests.engine.tiny_task import make_model
 
@@ -66,7 +66,7 @@ def test_parse_time_clips_equal_validation_clips_for_the_same_boxes(tiny_syntps)
     recipe = _recipe(tiny_syntps)
     _, val, _ = build_video_datasets(recipe)
     path = val.videos[0][0]
-    boxes = keyframe_person_boxes(tiny_syntps, "val")[path.stem]
+    boxes = keyframe_person_boxes(split_annotations(tiny_syntps, "val")[1])[path.stem]
     scorer = CSNVideoScorer(torch.nn.Identity(), {}, VideoScorerConfig.from_clip_config(recipe.clips))
     clips = scorer.clips(str(path), [(b, box_areas(b)) for b in boxes])
     torch.testing.assert_close(clips, val[0]["inputs"])

@@ -70,7 +70,9 @@ def test_pack_then_load_by_name_gives_the_model_in_float16_precision(zoo, run):
     assert (work / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(InputError, match="exists"):
         _pack(work)                                               # every version stays: replace explicitly
-    assert _pack(work, replace=True).name == "syntps/tiny"
+    (work / "metrics.jsonl").unlink()
+    assert set(_pack(work, replace=True).files) == {"best.pth", "label_spaces.json", "recipe.yaml"}
+    assert not (zoo / "syntps/tiny" / "metrics.jsonl").exists()   # nothing of the old version stays
 
 
 def test_missing_corrupt_and_unknown_entries_are_one_line_errors(zoo, run):
@@ -132,3 +134,10 @@ def test_pack_options_that_are_not_json_objects_are_one_line(zoo, run):
         res = CliRunner().invoke(app, ["zoo", "pack", str(work), "--name", "syntps/t", "--recipe", "r",
                                        "--data-command", "d", option, value])
         assert res.exit_code == 2 and f"error: {option}: " in res.stderr, res.output
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"models": {"a": {"task": 1}}}', '{"version": 1}'])
+def test_a_malformed_manifest_is_one_line(zoo, text):
+    (zoo / "manifest.json").write_text(text)
+    with pytest.raises(InputError, match="manifest.json"):
+        registry.load_manifest()

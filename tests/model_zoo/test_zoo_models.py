@@ -64,8 +64,8 @@ def test_video_model_recognises_actions_of_unseen_videos(name, check_set):
     scorer = CSNVideoScorer(model, video_class_names(f"zoo:{name}"), VideoScorerConfig.from_clip_config(recipe.clips))
     correct = 0
     for split in ("train", "val"):
-        actions, _ = split_annotations(check_set, split)
-        boxes = keyframe_person_boxes(check_set, split)
+        actions, part = split_annotations(check_set, split)
+        boxes = keyframe_person_boxes(part)
         for video in sorted((check_set / f"{split}_videos").glob("*/*.mp4")):
             persons = [(b, box_areas(b)) for b in boxes[video.stem]]
             scores = scorer.score(str(video), persons)["action"]

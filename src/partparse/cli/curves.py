@@ -24,19 +24,15 @@ def curves(
     """Validation metrics (and the training loss) against the training step, one panel per metric."""
     from partparse.viz.learning_curves import plot_learning_curves, read_curves
 
-    console = Console(stderr=True)
-    try:
-        labels = list(label or [])
-        if labels and len(labels) != len(runs):
-            raise InputError(f"--label given {len(labels)} times for {len(runs)} runs")
-        names = labels or [r if r.startswith("zoo:") else (Path(r).name if Path(r).is_dir() else Path(r).parent.name)
-                           for r in runs]
-        metrics = list(metric or [])
-        if not metrics:
-            found = read_curves(runs[0])
-            metrics = [m for m in ("top1_action", "top1_mean", "AP", "AP50", "train_loss") if m in found] or sorted(found)[:3]
-        png = plot_learning_curves(dict(zip(names, runs)), metrics, out, title=title)
-    except (InputError, OSError) as err:
-        console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    console.print(f"wrote {png}")
+    # errors are InputErrors: the CLI's error boundary (partparse.cli) prints them in one line, exit 2
+    labels = list(label or [])
+    if labels and len(labels) != len(runs):
+        raise InputError(f"--label given {len(labels)} times for {len(runs)} runs")
+    names = labels or [r if r.startswith("zoo:") else (Path(r).name if Path(r).is_dir() else Path(r).parent.name)
+                       for r in runs]
+    metrics = list(metric or [])
+    if not metrics:
+        found = read_curves(runs[0])
+        metrics = [m for m in ("top1_action", "top1_mean", "AP", "AP50", "train_loss") if m in found] or sorted(found)[:3]
+    png = plot_learning_curves(dict(zip(names, runs)), metrics, out, title=title)
+    Console(stderr=True).print(f"wrote {png}", markup=False, highlight=False, soft_wrap=True)

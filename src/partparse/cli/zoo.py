@@ -20,11 +20,7 @@ from partparse.io import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="The model zoo (zoo:<name> in recipes).")
 _err = Console(stderr=True)
-
-
-def _fail(err: Exception) -> None:
-    _err.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2) from None
+# errors are InputErrors: the CLI's error boundary (partparse.cli) prints them in one line, exit 2
 
 
 def _json_object(option: str, text: str) -> dict:
@@ -42,10 +38,7 @@ def list_entries() -> None:
     """Every zoo entry with its task, size and validation metrics."""
     from partparse.model_zoo import registry
 
-    try:
-        entries = registry.load_manifest()
-    except InputError as err:
-        _fail(err)
+    entries = registry.load_manifest()
     table = Table("name", "task", "MB", "metrics (SynTPS bench val)")
     for name, e in entries.items():
         folder = registry.zoo_root() / e.folder
@@ -65,7 +58,7 @@ def show(name: Annotated[str, typer.Argument(help="Entry name (with or without z
     key = name.removeprefix(ZOO_PREFIX)
     entries = load_manifest()
     if key not in entries:
-        _fail(InputError(f"{ZOO_PREFIX}{key}: not in the model zoo (known: {', '.join(entries) or 'none'})"))
+        raise InputError(f"{ZOO_PREFIX}{key}: not in the model zoo (known: {', '.join(entries) or 'none'})")
     print(json.dumps(asdict(entries[key]), indent=2))
 
 
@@ -74,12 +67,9 @@ def verify() -> None:
     """Check the sha256 of every file of every entry."""
     from partparse.model_zoo.registry import load_manifest, resolve
 
-    try:
-        for name in load_manifest():
-            resolve(name)
-            _err.print(f"ok  zoo:{name}")
-    except InputError as err:
-        _fail(err)
+    for name in load_manifest():
+        resolve(name)
+        _err.print(f"ok  zoo:{name}")
 
 
 @app.command("pack")
@@ -104,20 +94,19 @@ def pack(
 
     from partparse.engine.zoo_pack import pack_file, pack_run
 
-    try:
-        if class_prior:
-            from partparse.io import read_json, write_json
-            from partparse.pipeline.part_state_transfer import ClassPriorPartStates
+    facts = {"metrics": _json_object("--metrics", metrics), "training": _json_object("--training", training)}
+    common = dict(recipe=recipe, data={"command": data_command}, rebuild=list(rebuild or []), notes=notes,
+                  replace=replace, **facts)
+    if class_prior:
+        from partparse.io import write_json
+        from partparse.pipeline.parse_recipe import load_class_prior
 
-            prior = ClassPriorPartStates.fit(read_json(run / "gt_vid_result.json"), read_json(run / "gt_part_result.json"))
-            run = Path(tempfile.mkdtemp(prefix="partparse-prior-")) / "class_prior.json"
-            write_json(run, prior.to_dict(), indent=1)
-            file, task = True, "class_prior"
-        facts = {"metrics": _json_object("--metrics", metrics), "training": _json_object("--training", training)}
-        common = dict(recipe=recipe, data={"command": data_command}, rebuild=list(rebuild or []), notes=notes,
-                      replace=replace, **facts)
-        entry = (pack_file(run, name, task=task, **common) if file
-                 else pack_run(run, name, dtype=dtype, **common))
-    except (InputError, ValueError) as err:
-        _fail(err)
+        prior = load_class_prior(run)                      # fitted on the GT folder, checked as every GT reader
+        with tempfile.TemporaryDirectory(prefix="partparse-prior-") as tmp:
+            table = write_json(Path(tmp) / "class_prior.json", prior.to_dict(), indent=1)
+            entry = pack_file(table, name, task="class_prior", **common)
+    elif file:
+        entry = pack_file(run, name, task=task, **common)
+    else:
+        entry = pack_run(run, name, dtype=dtype, **common)
     _err.print(f"packed zoo:{entry.name} ({entry.task}): {', '.join(entry.files)}")

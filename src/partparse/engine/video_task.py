@@ -29,6 +29,7 @@ from partparse.io import InputError, read_json
 from partparse.models.csn import VideoClassifier, build_csn
 from partparse.models.csn_checkpoint import load_mmaction2_csn
 from partparse.models.weights import LoadReport, load_mapped, read_checkpoint
+from partparse.structures import frame_index
 
 
 def split_annotations(root: Path, split: str) -> tuple[dict, dict]:
@@ -43,21 +44,18 @@ def split_annotations(root: Path, split: str) -> tuple[dict, dict]:
     return ground_truth_to_json(videos.values())
 
 
-def video_label_table(root: Path, split: str, coarse: list[str]) -> dict[str, dict[str, str]]:
-    vid, part = split_annotations(root, split)
+def video_label_table(vid: Mapping[str, str], part: Mapping[str, Mapping], coarse: list[str]
+                      ) -> dict[str, dict[str, str]]:
+    """``{video: {head: label name}}`` of a split's ``(vid_result, part_result)``."""
     return {v: video_labels(a, part.get(v, {}), coarse) for v, a in vid.items()}
 
 
-def keyframe_person_boxes(root: Path, split: str) -> dict[str, list[np.ndarray]]:
-    """``{video: [(N_k, 4) GT person boxes of each annotated frame, in frame order]}``: what the
-    person-centred clips of training and validation are cut around."""
-    _, part = split_annotations(root, split)
-    out = {}
-    for vid, frames in part.items():
-        keys = sorted(frames, key=lambda k: (len(k), k))
-        out[vid] = [np.asarray([h["box"] for h in frames[k].get("humans", [])], np.float64).reshape(-1, 4)
-                    for k in keys]
-    return out
+def keyframe_person_boxes(part: Mapping[str, Mapping]) -> dict[str, list[np.ndarray]]:
+    """``{video: [(N_k, 4) GT person boxes of each annotated frame, in frame order]}`` of a split's
+    ``part_result``: what the person-centred clips of training and validation are cut around."""
+    return {vid: [np.asarray([h["box"] for h in frames[k].get("humans", [])], np.float64).reshape(-1, 4)
+                  for k in sorted(frames, key=frame_index)]
+            for vid, frames in part.items()}
 
 
 def encode_labels(names: Mapping[str, str], spaces: Mapping[str, LabelSpace]) -> dict[str, int]:
@@ -81,8 +79,10 @@ def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoCl
     root = Path(recipe.data.root)
     val_root = Path(recipe.data.val_root) if recipe.data.val_root else root
     coarse = [h for h in recipe.data.heads if h != "action"]
-    train_labels = video_label_table(root, recipe.data.train_split, coarse)
-    val_labels = video_label_table(val_root, recipe.data.val_split, coarse)
+    train_gt = split_annotations(root, recipe.data.train_split)      # (vid_result, part_result), read once
+    val_gt = split_annotations(val_root, recipe.data.val_split)
+    train_labels = video_label_table(*train_gt, coarse)
+    val_labels = video_label_table(*val_gt, coarse)
     spaces = {h: s for h, s in build_label_spaces(train_labels, coarse).items() if h in recipe.data.heads}
     c = recipe.clips
     modality = ClipModality(c.modality, c.diff_offset, c.diff_scale)
@@ -96,10 +96,10 @@ def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoCl
             out.append((path, encode_labels(table[vid], spaces)))
         return out
 
-    def person_options(where: Path, split: str, videos: list[tuple[Path, Any]]) -> dict[str, Any]:
+    def person_options(part: Mapping[str, Mapping], videos: list[tuple[Path, Any]]) -> dict[str, Any]:
         if not c.person_centred:
             return {"decode_short_side": c.short_side}
-        boxes = keyframe_person_boxes(where, split)
+        boxes = keyframe_person_boxes(part)
         return {"person_boxes": [boxes.get(p.stem, []) for p, _ in videos], "person_margin": c.person_margin,
                 "window_size": c.short_side}
 
@@ -112,14 +112,14 @@ def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoCl
                                  area_range=tuple(c.area_range), flip_prob=c.flip_prob,
                                  mean=tuple(c.mean), std=tuple(c.std))),
                              cache_frames=recipe.data.cache_frames, modality=modality,
-                             **person_options(root, recipe.data.train_split, train_items))
+                             **person_options(train_gt[1], train_items))
     val = VideoClipDataset(val_items,
                            ClipSampler(c.clip_len, c.frame_interval, c.num_test_clips, test_mode=True),
                            build_eval_transform(EvalClipTransformConfig(
                                short_side=c.short_side, crop=c.test_crop, crop_size=c.test_crop_size,
                                mean=tuple(c.mean), std=tuple(c.std))),
                            cache_frames=recipe.data.cache_frames, modality=modality,
-                           **person_options(val_root, recipe.data.val_split, val_items))
+                           **person_options(val_gt[1], val_items))
     return train, val, spaces
 
 

@@ -42,17 +42,12 @@ def pack_run(run: str | Path, name: str, *, recipe: str, data: dict[str, Any], r
     """Copy ``run`` (a work dir or a ``.pth`` beside its ``recipe.yaml``) into the zoo as ``name``."""
     if dtype not in _DTYPES:
         raise InputError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
-    check_entry_name(name)
     root = root or registry.zoo_root()
-    entries = load_manifest(root)
-    if name in entries and not replace:
-        raise InputError(f"zoo:{name} exists (every version stays in git history; pass replace=True / --replace)")
+    entries, folder = _open_entry(name, root, replace)
     work, checkpoint = checkpoint_of(run)
     task = _task_of(work / "recipe.yaml")
     state = {k: (v.to(_DTYPES[dtype]) if v.is_floating_point() else v)
              for k, v in read_model_state(checkpoint).items()}
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(folder / "best.pth", {"model": state})
     files = ["recipe.yaml", "best.pth"]
     shutil.copyfile(work / "recipe.yaml", folder / "recipe.yaml")
@@ -72,13 +67,8 @@ def pack_file(path: str | Path, name: str, *, task: str, recipe: str, data: dict
               metrics: dict[str, float], training: dict[str, Any], notes: str = "", root: Path | None = None,
               replace: bool = False) -> ZooEntry:
     """Add a single data file (e.g. a class-prior table) to the zoo as ``name``."""
-    check_entry_name(name)
     root = root or registry.zoo_root()
-    entries = load_manifest(root)
-    if name in entries and not replace:
-        raise InputError(f"zoo:{name} exists (pass --replace)")
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
+    entries, folder = _open_entry(name, root, replace)
     target = folder / Path(path).name
     shutil.copyfile(path, target)
     entries[name] = ZooEntry(name=name, task=task, folder=name, files={target.name: sha256_of(target)},
@@ -86,6 +76,21 @@ def pack_file(path: str | Path, name: str, *, task: str, recipe: str, data: dict
                              dtype="", notes=notes)
     write_manifest(entries, root)
     return entries[name]
+
+
+def _open_entry(name: str, root: Path, replace: bool) -> tuple[dict[str, ZooEntry], Path]:
+    """The manifest's entries and the (created) folder of entry ``name``; an existing entry is refused unless
+    ``replace``, and then its files are removed so that nothing of the old version stays beside the new."""
+    check_entry_name(name)
+    entries = load_manifest(root)
+    folder = root / name
+    if name in entries:
+        if not replace:
+            raise InputError(f"zoo:{name} exists (every version stays in git history; pass replace=True / --replace)")
+        for file in entries[name].files:
+            (root / entries[name].folder / file).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return entries, folder
 
 
 def write_manifest(entries: dict[str, ZooEntry], root: Path) -> Path:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from partparse.io import InputError
+from partparse.io import InputError, read_json
 
 ZOO_PREFIX = "zoo:"
 MANIFEST = "manifest.json"
@@ -48,10 +47,10 @@ def load_manifest(root: Path | None = None) -> dict[str, ZooEntry]:
     path = (root or zoo_root()) / MANIFEST
     if not path.is_file():
         return {}
+    raw = read_json(path)                      # malformed JSON: a one-line InputError naming the file
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
         return {name: ZooEntry(name=name, **fields) for name, fields in raw["models"].items()}
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+    except (KeyError, TypeError, AttributeError) as err:
         raise InputError(f"{path}: malformed zoo manifest ({type(err).__name__}: {err})") from None
 
 
