@@ -29,6 +29,17 @@ def test_yaml_recipe_with_overrides_round_trips(tmp_path):
     assert load_recipe(tmp_path / "used.yaml", Recipe) == r
 
 
+@pytest.mark.parametrize("text, value", [("5e-4", 5e-4), ("1.0e3", 1000.0), ("+2E+2", 200.0), ("3", 3.0)])
+def test_exponent_floats_without_a_dot_or_sign_are_numbers(tmp_path, text, value):
+    # PyYAML (YAML 1.1) reads `5e-4` as a string; `--set optim.lr=5e-4` must still be a float
+    path = tmp_path / "r.yaml"
+    path.write_text(f"optim:\n  lr: {text}\n")
+    assert load_recipe(path, Recipe).optim.lr == value
+    assert load_recipe(tmp_path / "r.yaml", Recipe, overrides=[f"optim.lr={text}"]).optim.lr == value
+    path.write_text("name: 1e\n")  # not a number: stays the string it is
+    assert load_recipe(path, Recipe).name == "1e"
+
+
 def test_recipe_errors_name_file_and_key(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("optim:\n  lrr: 0.1\n")

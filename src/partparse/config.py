@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import reprlib
 import types
 import typing
@@ -95,6 +96,12 @@ class RecipeLoader(yaml.SafeLoader):
                                                       key.start_mark)
                 seen.add(key.value)
         return node
+
+
+# YAML 1.1 (PyYAML) reads ``5e-4`` and ``1.0e3`` as strings (its floats need a dot and a signed exponent);
+# YAML 1.2 and every user read them as numbers. Resolved after PyYAML's own int and float rules.
+RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 def parse_yaml(text: str, where: str) -> Any:
