@@ -9,22 +9,31 @@ from typer.testing import CliRunner
 
 from partparse.cli import app
 from partparse.data.tps_format import PRED_VID_FILE
+from partparse.cli.demo import FINETUNES
 from partparse.pipeline.ablation import TABLE1
 
 
 @pytest.mark.slow
-def test_demo_smoke_budget_writes_table1_overlay_and_report(tmp_path):
+def test_demo_smoke_budget_writes_table1_curves_overlay_and_report(tmp_path):
     out = tmp_path / "demo"
     res = CliRunner().invoke(app, ["demo", "--out", str(out), "--videos", "10", "--parse-videos", "2",
-                                   "--budget", "smoke", "--workers", "1"])
+                                   "--budget", "smoke", "--workers", "1", "--seed", "11"])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "demo_summary.json").read_text())
     assert [r["row"] for r in summary["table1"]] == [r.name for r in TABLE1]
-    assert all(0.0 <= r["score"] <= 1.0 for r in summary["table1"])
-    for stage in ("persons", "pose", "parts_guided", "parts_plain", "ir_csn", "ip_csn"):
-        assert (out / "runs" / stage / "latest.pth").is_file()
-    assert list((out / "overlays").glob("*.mp4")) and (out / "report.html").stat().st_size > 1000
-    assert (out / "submission" / PRED_VID_FILE).is_file()
+    assert all(0.0 <= r["score"] <= 1.0 for r in summary["table1"] + summary["references"])
+    assert summary["videos_parsed"] == 2 and summary["seed"] == 11
+    assert summary["references"][0]["row"] == "ground truth" and summary["references"][0]["score"] == 1.0
+    assert [(f["run"], f["frozen_bn"]) for f in summary["finetune"]] == [(n, "model.frozen_bn=false" not in e)
+                                                                         for n, _, e in FINETUNES]
+    for name, _, _ in FINETUNES:  # fine-tuned from the zoo: the recipe names its zoo model
+        assert (out / "runs" / name / "latest.pth").is_file()
+        assert "load_from: zoo:syntps/" in (out / "runs" / name / "recipe.yaml").read_text()
+    for png in ("finetune.png", "zoo.png"):
+        assert (out / "curves" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.html").read_text()
+    assert "Table 1" in report and report.count("data:image/png;base64,") >= 2 and "frozen" in report
+    assert list((out / "overlays").glob("*.mp4")) and (out / "submission" / PRED_VID_FILE).is_file()
 
 
 def test_demo_rejects_an_unknown_budget(tmp_path):

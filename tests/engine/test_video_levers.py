@@ -91,3 +91,48 @@ def test_train_the_bench_recipe_for_two_steps(tiny_syntps, tmp_path):
     assert (tmp_path / "latest.pth").is_file() and (tmp_path / "label_spaces.json").is_file()
     losses = [line for line in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"val"' in line]
     assert losses and np.isfinite(float(losses[-1].split('"top1_action": ')[1].split(",")[0]))
+
+
+def test_load_from_a_run_maps_head_rows_by_class_name(tiny_syntps, tmp_path):
+    # a finished run (two steps), then a model whose label spaces drop one class, add a new one and
+    # reorder: the backbone is copied, each known class's row lands in its new row, the new one stays
+    from partparse.data.part_labels import LabelSpace, read_label_spaces
+    from partparse.engine.trained_models import read_model_state
+    from partparse.engine.video_task import build_video_model, load_video_run
+
+    run = tmp_path / "run"
+    sets = [*SMALL, f"data.root={tiny_syntps}", f"data.val_root={tiny_syntps}", f"train.work_dir={run}",
+            "schedule.epochs=1", "train.max_iters_per_epoch=1", "train.batch_size=2", "train.val_batch_size=2",
+            "schedule.warmup_iters=1"]
+    assert CliRunner().invoke(app, ["train", "--recipe", str(RECIPE), "--no-progress"]
+                              + [a for s in sets for a in ("--set", s)]).exit_code == 0
+    theirs = read_label_spaces(run / "label_spaces.json")
+    state = read_model_state(run / "latest.pth")
+    old = theirs["action"]
+    assert len(old) >= 2
+    spaces = {h: LabelSpace(names) for h, names in theirs.items()}
+    spaces["action"] = LabelSpace([*old[1:], "zz_new_action"])     # drops old[0], sorted: new one last
+    torch.manual_seed(0)
+    model = build_video_model(_recipe(tiny_syntps), spaces)
+    fresh = model.heads["action"].fc.weight.detach().clone()
+    report = load_video_run(model, run, spaces)
+    weight = model.heads["action"].fc.weight.detach()
+    for new, name in enumerate(spaces["action"].names):
+        if name in old:
+            assert torch.equal(weight[new], state["heads.action.fc.weight"][old.index(name)])
+        else:
+            assert torch.equal(weight[new], fresh[new])
+    some = next(k for k in state if k.startswith("backbone.") and state[k].dtype.is_floating_point)
+    assert torch.equal(model.state_dict()[some], state[some]) and some in report.loaded
+    for head in ("head", "foot"):  # unchanged label spaces: the heads are copied whole
+        assert torch.equal(model.heads[head].fc.bias.detach(), state[f"heads.{head}.fc.bias"])
+
+
+def test_load_from_a_missing_run_is_one_line(tiny_syntps, tmp_path):
+    from partparse.data.part_labels import LabelSpace
+    from partparse.engine.video_task import build_video_model
+    from partparse.io import InputError
+
+    recipe = _recipe(tiny_syntps, f"model.load_from={tmp_path / 'nope.pth'}")
+    with pytest.raises(InputError, match="nope.pth: checkpoint not found"):
+        build_video_model(recipe, {"action": LabelSpace(["a", "b"])})

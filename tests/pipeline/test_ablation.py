@@ -97,3 +97,18 @@ def test_run_ablation_scores_every_row_and_shares_stages(dataset):
     assert persons.frames == keyframes                       # the second row reused every detection
     for r in results:
         assert 0.0 <= r.score <= 1.0 and 0.0 <= r.action_top1 <= 1.0 and len(r.predictions) == len(videos)
+
+
+def test_rows_without_frozen_bn_use_the_models_fine_tuned_with_trained_bn(dataset):
+    vid, part = all_ground_truth(dataset)
+    actions = sorted(set(vid.values()))
+    frozen = OneHotScorer({"action": actions}, {"action": actions[0]})
+    trained = OneHotScorer({"action": actions}, {"action": actions[-1]})
+    stages = AblationStages(FixedPersons([[2, 2, 30, 40]], [0.9]), FixedPose(np.full((1, 17, 2), 10.0)),
+                            Parts(), Parts(), [frozen], ClassPriorPartStates.fit(vid, part), video_trained_bn=[trained])
+    video = next(dataset.glob("val_videos/*/*.mp4"))
+    assert not TABLE1[0].frozen_bn and all(r.frozen_bn for r in TABLE1[1:])
+    assert build_row_parser(TABLE1[0], stages, ParserConfig()).parse(video).labels.action == actions[-1]
+    assert build_row_parser(TABLE1[1], stages, ParserConfig()).parse(video).labels.action == actions[0]
+    without = AblationStages(stages.person, stages.pose, stages.parts_plain, stages.parts_guided, [frozen], stages.prior)
+    assert build_row_parser(TABLE1[0], without, ParserConfig()).parse(video).labels.action == actions[0]

@@ -1,24 +1,24 @@
-"""``partparse demo`` (what ``make demo`` runs): the whole system trained and scored on a CPU.
+"""``partparse demo`` (what ``make demo`` runs): the report's Table 1 measured on SynTPS, from the model zoo.
 
-1. generate a small SynTPS dataset and export its COCO views (persons, part crops, keypoints);
-2. train every model with the small CPU recipes of ``configs/`` through the same trainer as
-   ``partparse train``: YOLOF-R18 persons, HRNet-W18-small pose, YOLOF-R18 parts with and without
-   keypoint dots, ir-CSN-26 and ip-CSN-26 (action + 6 part-state heads);
-3. parse the validation videos once per row of the report's Table 1 (shared stages computed once) and
-   score every row with the Kinetics-TPS metric, next to reference submissions (ground truth; the
-   class prior and the video-level oracle on ground-truth boxes and actions);
-4. render one overlay video and an HTML report of the full system.
+1. generate a SynTPS set from a seed no zoo model saw (``--seed``; the zoo trained on seed 7001 and was
+   validated on 2021, the zoo tests use 424242);
+2. fine-tune the zoo's CSNs on its train split the way the report fine-tunes its IG-65M CSNs
+   (``configs/csn/*_csn_26_syntps_finetune.yaml``): ir-CSN with BatchNorm frozen and, for the ablation,
+   trained; ip-CSN frozen. Each fine-tuning's learning curve is drawn;
+3. parse the val videos once per row of the report's Table 1 (shared stages computed once) with the zoo's
+   persons, pose and part detectors (with keypoint dots, and without for the rows before pose guidance)
+   and the fine-tuned CSNs, and score every row with the Kinetics-TPS metric, next to reference rows
+   (ground truth; the class prior and the video-level oracle on ground-truth boxes and actions);
+4. draw the zoo models' learning curves, one overlay video and an HTML report with all of it.
 
-Everything goes under ``--out``; a rerun reuses what is there (the dataset, finished trainings).
-The budgets (``--videos``, ``--budget``) are sized for about 15 minutes on 2 cores: the models are
-smoke-scale, trained from scratch for minutes, not a benchmark (see docs/benchmarks.md).
+Everything goes under ``--out``; a rerun reuses what is there (the dataset, finished fine-tunings). Sized
+for about 10 minutes on 2 cores; ``--budget smoke`` fine-tunes for two steps (a wiring check).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -31,57 +31,50 @@ from partparse.io import InputError, read_json, write_json
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
-#: (work dir name, recipe, data root: "syn" = the dataset, "coco" = its COCO export)
-STAGES = (
-    ("persons", "yolof/yolof_r18_persons_syntps_cpu.yaml", "coco"),
-    ("pose", "hrnet/hrnet_w18_small_syntps_cpu.yaml", "coco"),
-    ("parts_guided", "yolof/yolof_r18_parts_syntps_cpu.yaml", "coco"),
-    ("parts_plain", "yolof/yolof_r18_parts_noguide_syntps_cpu.yaml", "coco"),
-    ("ir_csn", "csn/ir_csn_26_syntps_cpu.yaml", "syn"),
-    ("ip_csn", "csn/ip_csn_26_syntps_cpu.yaml", "syn"),
+#: The seeds the zoo's models trained (7001) or were validated (2021) on: the demo measures elsewhere.
+ZOO_SEEDS = (7001, 2021)
+#: Fine-tunings from the zoo: (work dir name, recipe under configs/csn/, overrides). The first is the
+#: frozen-BN ablation: Table 1's first row uses it, the other rows the frozen-BN ensemble.
+FINETUNES = (
+    ("ir_csn_trained_bn", "ir_csn_26_syntps_finetune.yaml", ("model.frozen_bn=false",)),
+    ("ir_csn", "ir_csn_26_syntps_finetune.yaml", ()),
+    ("ip_csn", "ip_csn_26_syntps_finetune.yaml", ()),
 )
-#: Per-stage training budget (overrides of the recipes), by --budget.
-BUDGETS = {
-    "smoke": {"detection": ["schedule.epochs=1", "train.max_iters_per_epoch=10", "data.val_max_images=16"],
-              "pose": ["schedule.epochs=1", "train.max_iters_per_epoch=10"],
-              "video": ["schedule.epochs=1", "schedule.milestones=[1]", "train.max_iters_per_epoch=4"]},
-    # sized for ~15 min on 2 free cores: detectors 120 steps, validated on 120 images (COCO AP is printed);
-    # part crops at 160-320 px instead of 192-384 (parsing runs the part detector on every person crop)
-    "demo": {"detection": ["train.max_iters_per_epoch=120", "data.val_max_images=120"], "pose": [],
-             "parts": ["input.min_size=160", "input.max_size=320"],
-             "video": ["schedule.epochs=8", "schedule.milestones=[6]", "train.val_interval=4"]},
-}
-#: Persons kept per keyframe when the demo parses (the report and the recipes keep 10). SynTPS videos hold
-#: at most 3 people; the demo's briefly trained detector scores its duplicates alike, and every kept
-#: person costs a pose and two part-detector passes per Table 1 row.
-DEMO_TOP_K_PERSONS = 5
+#: Overrides of the fine-tuning recipes per --budget.
+BUDGETS = {"demo": (), "smoke": ("schedule.epochs=1", "train.max_iters_per_epoch=2", "schedule.warmup_iters=1")}
+#: The part detector trained without keypoint dots (Table 1's rows before pose guidance).
+PARTS_UNGUIDED = "zoo:syntps/parts-unguided"
+#: Zoo models whose learning curves the demo draws, with the metrics of their panels.
+ZOO_CURVES = {"zoo:syntps/persons": "AP50", "zoo:syntps/parts": "AP50", "zoo:syntps/parts-unguided": "AP50",
+              "zoo:syntps/pose": "AP", "zoo:syntps/ir-csn": "top1_action", "zoo:syntps/ip-csn": "top1_action"}
 
 
 def _train_stage(name: str, recipe: Path, root: Path, work: Path, extra: list[str], console: Console) -> float:
-    from partparse.cli.train import _task_of, train
+    from partparse.cli.train import train
 
     if (work / "latest.pth").exists() and (work / "done.json").exists():
         console.print(f"[dim]{name}: reusing {escape(str(work))}[/dim]")
         return float(read_json(work / "done.json")["seconds"])
-    console.rule(f"training {name} ({escape(recipe.name)})")
+    console.rule(f"fine-tuning {name} ({escape(recipe.name)} {escape(' '.join(extra))})")
     t0 = time.perf_counter()
     resume = (work / "latest.pth").exists()  # else an unfinished run without a checkpoint: start it again
     train(recipe=recipe, resume=resume, force=not resume,
-          overrides=[f"data.root={root}", f"train.work_dir={work}", "train.num_workers=0", *extra], progress=True)
+          overrides=[f"data.root={root}", "data.val_root=null", f"train.work_dir={work}", "train.num_workers=0",
+                     *extra], progress=True)
     seconds = time.perf_counter() - t0
-    write_json(work / "done.json", {"seconds": seconds, "task": _task_of(recipe)})
+    write_json(work / "done.json", {"seconds": seconds, "task": "video"})
     return seconds
 
 
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder (dataset, runs, submissions, report).")] = Path("demo_out"),
-    videos: Annotated[int, typer.Option(help="Synthetic videos to generate (80% train).")] = 100,
-    parse_videos: Annotated[int, typer.Option(help="Validation videos to parse per Table 1 row.")] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset.")] = 0,
+    videos: Annotated[int, typer.Option(help="Synthetic videos to generate (80% train, 20% val).")] = 250,
+    parse_videos: Annotated[int, typer.Option(help="Validation videos to parse per Table 1 row.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset (one the zoo never saw).")] = 31415,
     workers: Annotated[int, typer.Option(help="Processes for data generation.")] = 2,
-    budget: Annotated[str, typer.Option(help="Training budget: demo (about 15 min on 2 cores) or smoke (seconds).")] = "demo",
+    budget: Annotated[str, typer.Option(help="Fine-tuning budget: demo (about 10 min on 2 cores) or smoke (seconds).")] = "demo",
 ) -> None:
-    """Generate data, train every stage on the CPU, parse, and print the report's Table 1 for this data."""
+    """Fine-tune the zoo's CSNs on fresh SynTPS data, parse, and print the report's Table 1 for this data."""
     console = Console()
     # checked before anything is generated: a train and a val video at least, one video parsed per row
     for bad, why in ((budget not in BUDGETS, f"--budget must be one of {', '.join(BUDGETS)}"),
@@ -89,93 +82,138 @@ def demo(
                      (parse_videos < 1, f"--parse-videos must be >= 1, got {parse_videos}"),
                      (workers < 1, f"--workers must be >= 1, got {workers}")):
         if bad:
-            Console(stderr=True).print(f"error: {why}", markup=False, highlight=False)
-            raise typer.Exit(2)
-    try:
-        timings = {}
-        t0 = time.perf_counter()
-        data, coco = _prepare_data(out, videos, seed, workers, console)
-        timings["data + COCO export"] = time.perf_counter() - t0
-        runs = out / "runs"
-        for name, recipe, root in STAGES:
-            task = "video" if recipe.startswith("csn") else "pose" if recipe.startswith("hrnet") else "detection"
-            extra = list(BUDGETS[budget][task])
-            if name.startswith("parts"):  # the part detectors start from the person detector's weights
-                extra += [*BUDGETS[budget].get("parts", []), f"model.load_from={runs / 'persons'}"]
-            timings[f"train {name}"] = _train_stage(name, CONFIGS / recipe, coco if root == "coco" else data,
-                                                    runs / name, extra, console)
-        t0 = time.perf_counter()
-        results = _table1(out, data, runs, parse_videos, console)
-        timings["parse + score Table 1"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        _render(out, data, results[-1], console)
-        timings["overlay + report"] = time.perf_counter() - t0
-        _print_timings(timings, console)
-        write_json(out / "demo_summary.json", {"table1": [r.to_dict() for r in results], "seconds": timings}, indent=1)
-    except InputError as err:
-        Console(stderr=True).print(f"error: {err}", markup=False, highlight=False)
-        raise typer.Exit(2)
+            raise InputError(why)
+    if seed in ZOO_SEEDS:
+        console.print(f"[yellow]warning: the zoo's models trained or were validated on seed {seed}: "
+                      "Table 1 will not measure them on unseen data[/yellow]")
+    timings = {}
+    t0 = time.perf_counter()
+    data = _prepare_data(out, videos, seed, workers, console)
+    timings["data"] = time.perf_counter() - t0
+    runs = out / "runs"
+    for name, recipe, extra in FINETUNES:
+        timings[f"fine-tune {name}"] = _train_stage(name, CONFIGS / "csn" / recipe, data, runs / name,
+                                                    [*extra, *BUDGETS[budget]], console)
+    t0 = time.perf_counter()
+    finetune = _finetune_table(runs, console)
+    curves = _draw_curves(out, runs, console)
+    timings["curves"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    table1 = _table1(data, runs, parse_videos, console)
+    timings["parse + score Table 1"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _render(out, data, table1, finetune, curves, console)
+    timings["overlay + report"] = time.perf_counter() - t0
+    _print_timings(timings, console)
+    write_json(out / "demo_summary.json",
+               {"seed": seed, "videos_parsed": len(table1.results[0].predictions) if table1.results else 0,
+                "table1": [r.to_dict() for r in table1.results], "references": table1.references,
+                "finetune": finetune, "seconds": timings}, indent=1)
 
 
-def _prepare_data(out: Path, videos: int, seed: int, workers: int, console: Console) -> tuple[Path, Path]:
-    from partparse.data.synthetic.export_coco import export_part_detection, export_person_detection, export_pose
+def _prepare_data(out: Path, videos: int, seed: int, workers: int, console: Console) -> Path:
     from partparse.data.synthetic.generator import SynthConfig, generate_dataset
 
-    data, coco = out / "syntps", out / "syntps_coco"
+    data = out / "syntps"
     if not (data / "gt_val" / "gt_vid_result.json").exists():
-        with console.status(f"generating {videos} synthetic videos ..."):
+        with console.status(f"generating {videos} SynTPS videos (seed {seed}) ..."):
             generate_dataset(SynthConfig(videos=videos, seed=seed), data, workers=workers)
     else:
         console.print(f"reusing the dataset in {escape(str(data))}")
-    if not (coco / "person_keypoints_val.json").exists():
-        with console.status("exporting COCO views (persons, part crops, keypoints) ..."):
-            for split in ("train", "val"):
-                export_person_detection(data, split, coco)
-                export_part_detection(data, split, coco)
-                export_pose(data, split, coco)
-    return data, coco
+    return data
+
+
+def _finetune_table(runs: Path, console: Console) -> list[dict]:
+    """Each fine-tuning's last validation (action and mean part-head top-1) and its time."""
+    from partparse.viz.learning_curves import read_curves
+
+    rows = []
+    table = Table(title="Fine-tuning the zoo's CSNs on this set's train split (val top-1 of its val split)")
+    for col in ("model", "BatchNorm", "steps", "action top-1", "part heads top-1 (mean)", "seconds"):
+        table.add_column(col, justify="left" if col in ("model", "BatchNorm") else "right")
+    for name, recipe, extra in FINETUNES:
+        curves = read_curves(runs / name)
+        action, parts = curves.get("top1_action", [(0, float("nan"))]), curves.get("top1_mean", [(0, float("nan"))])
+        row = {"run": name, "recipe": f"configs/csn/{recipe}", "overrides": list(extra),
+               "frozen_bn": "model.frozen_bn=false" not in extra, "steps": action[-1][0],
+               "top1_action": action[-1][1], "top1_part_heads_mean": parts[-1][1],
+               "seconds": float(read_json(runs / name / "done.json")["seconds"])}
+        rows.append(row)
+        table.add_row(escape(name), "frozen" if row["frozen_bn"] else "trained", str(row["steps"]),
+                      f"{100 * row['top1_action']:.1f}", f"{100 * row['top1_part_heads_mean']:.1f}",
+                      f"{row['seconds']:.0f}")
+    console.print(table)
+    return rows
+
+
+def _draw_curves(out: Path, runs: Path, console: Console) -> list[tuple[str, Path]]:
+    from partparse.viz.learning_curves import plot_learning_curves
+
+    folder = out / "curves"
+    finetune = plot_learning_curves({name: runs / name for name, _, _ in FINETUNES},
+                                    ["top1_action", "top1_mean", "train_loss"], folder / "finetune.png",
+                                    title="fine-tuning from the zoo on this set (val split)")
+    zoo = plot_learning_curves({name.removeprefix("zoo:"): name for name in ZOO_CURVES},
+                               sorted(set(ZOO_CURVES.values())), folder / "zoo.png",
+                               title="the zoo's models (SynTPS bench val)")
+    console.print(f"learning curves: {escape(str(finetune))}, {escape(str(zoo))}")
+    return [("Fine-tuning the zoo's CSNs on this set: validation top-1 and training loss against the step",
+             finetune),
+            ("The zoo's models while they trained (partparse zoo show NAME: recipe, data, rebuild commands)",
+             zoo)]
+
+
+@dataclass
+class Table1:
+    results: list          # AblationResult per row
+    references: list[dict]
 
 
 def _load_stages(data: Path, runs: Path):
     from partparse.pipeline.ablation import AblationStages
     from partparse.pipeline.parse_recipe import (
-        ParseRecipe, load_class_prior, load_part_detector, load_person_detector, load_pose_estimator,
+        load_class_prior, load_parse_recipe, load_part_detector, load_person_detector, load_pose_estimator,
         load_trained_model, resolve_device, video_class_names,
     )
     from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
 
-    recipe = ParseRecipe()
+    recipe = load_parse_recipe("syntps-zoo")
     device = resolve_device(recipe.parser.device)
-    video = []
-    for name in ("ir_csn", "ip_csn"):
-        model, video_recipe = load_trained_model(str(runs / name), "video", device)
-        video.append(CSNVideoScorer(model, video_class_names(str(runs / name)),
-                                    VideoScorerConfig.from_clip_config(video_recipe.clips)))
-    return AblationStages(
-        person=load_person_detector(str(runs / "persons"), recipe.person, device),
-        pose=load_pose_estimator(str(runs / "pose"), recipe.pose, device),
-        parts_plain=load_part_detector(str(runs / "parts_plain"), recipe.parts, False, device),
-        parts_guided=load_part_detector(str(runs / "parts_guided"), recipe.parts, True, device),
-        video=video, prior=load_class_prior(data / "gt_train"))
+
+    def scorer(run: Path) -> CSNVideoScorer:
+        model, video_recipe = load_trained_model(str(run), "video", device)
+        v = recipe.video
+        return CSNVideoScorer(model, video_class_names(str(run)), VideoScorerConfig.from_clip_config(
+            video_recipe.clips, num_clips=v.num_clips, crop=v.crop, crop_size=v.crop_size, batch_size=v.batch_size))
+
+    m = recipe.models
+    stages = AblationStages(
+        person=load_person_detector(m.person, recipe.person, device),
+        pose=load_pose_estimator(m.pose, recipe.pose, device),
+        parts_plain=load_part_detector(PARTS_UNGUIDED, recipe.parts, False, device),
+        parts_guided=load_part_detector(m.parts, recipe.parts, True, device),
+        video=[scorer(runs / "ir_csn"), scorer(runs / "ip_csn")],
+        video_trained_bn=[scorer(runs / "ir_csn_trained_bn")],
+        prior=load_class_prior(data / "gt_train"))  # the report's baseline: the states of its training data
+    return stages, recipe.parser
 
 
-def _table1(out: Path, data: Path, runs: Path, n_videos: int, console: Console):
+def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
     from rich.progress import Progress
 
     from partparse.data.video_dataset import list_videos
+    from partparse.evaluation.tps_metric import TPSEvaluator
     from partparse.pipeline.ablation import TABLE1, run_ablation
-    from partparse.pipeline.parser import ParserConfig
     from partparse.pipeline.part_state_transfer import (
         ClassPriorPartStates, class_prior_submission, ground_truth_submission, video_oracle_submission,
     )
-    from partparse.evaluation.tps_metric import TPSEvaluator
 
-    stages = _load_stages(data, runs)
+    stages, parser_config = _load_stages(data, runs)
     videos = [p for p, _ in list_videos(data, "val")]
     videos = videos[:: max(1, len(videos) // n_videos)][:n_videos]
     with Progress(console=console) as bar:
-        task = bar.add_task("parsing Table 1 rows", total=len(TABLE1) * len(videos))
-        results = run_ablation(TABLE1, stages, videos, data / "gt_val", ParserConfig(top_k_persons=DEMO_TOP_K_PERSONS),
+        task = bar.add_task(f"parsing {len(videos)} val videos per Table 1 row", total=len(TABLE1) * len(videos))
+        results = run_ablation(TABLE1, stages, videos, data / "gt_val", parser_config,
                                on_video=lambda r, p: bar.advance(task))
     gt_vid, gt_part = read_json(data / "gt_val" / "gt_vid_result.json"), read_json(data / "gt_val" / "gt_part_result.json")
     ids = {p.stem for p in videos}
@@ -183,38 +221,63 @@ def _table1(out: Path, data: Path, runs: Path, n_videos: int, console: Console):
     gt_part = {v: p for v, p in gt_part.items() if v in ids}
     prior = ClassPriorPartStates.fit(read_json(data / "gt_train" / "gt_vid_result.json"),
                                      read_json(data / "gt_train" / "gt_part_result.json"))
-    references = {
+    references = []
+    for name, (pv, pp) in {
         "ground truth": ground_truth_submission(gt_vid, gt_part),
         "GT boxes + actions, class-prior states": class_prior_submission(gt_vid, gt_part, prior),
         "GT boxes + actions, video-level oracle states": video_oracle_submission(gt_vid, gt_part),
-    }
-    table = Table(title=f"Table 1 on SynTPS val ({len(videos)} videos, top {DEMO_TOP_K_PERSONS} persons per keyframe; "
-                        "models trained on the CPU in this run)")
-    for col in ("row", "TPS score", "mean PSC", "action top-1", "part-state acc.", "parse s"):
+    }.items():
+        res = TPSEvaluator(gt_vid, gt_part, pv, pp).evaluate()
+        references.append({"row": name, "score": res.score, "mean_psc": res.mean_psc,
+                           "action_top1": res.video_accuracy})
+    table = Table(title=f"Table 1 on SynTPS val ({len(videos)} videos of a seed the zoo never saw; zoo persons, "
+                        "pose and parts; CSNs fine-tuned from the zoo in this run)")
+    for col in ("row", "TPS score", "Δ", "mean PSC", "action top-1", "part-state acc.", "parse s"):
         table.add_column(col, justify="left" if col == "row" else "right")
+    previous = None
     for r in results:
-        table.add_row(escape(r.row.name), f"{100 * r.score:.2f}", f"{100 * r.mean_psc:.2f}",
+        delta = "" if previous is None else f"{100 * (r.score - previous):+.2f}"
+        previous = r.score
+        table.add_row(escape(r.row.name), f"{100 * r.score:.2f}", delta, f"{100 * r.mean_psc:.2f}",
                       f"{100 * r.action_top1:.1f}", f"{100 * r.part_state_accuracy:.1f}", f"{r.seconds:.1f}")
     table.add_section()
-    for name, (pv, pp) in references.items():
-        res = TPSEvaluator(gt_vid, gt_part, pv, pp).evaluate()
-        table.add_row(f"[dim]reference: {escape(name)}[/dim]", f"{100 * res.score:.2f}", f"{100 * res.mean_psc:.2f}",
-                      f"{100 * res.video_accuracy:.1f}", "", "")
+    for ref in references:
+        table.add_row(f"[dim]reference: {escape(ref['row'])}[/dim]", f"{100 * ref['score']:.2f}", "",
+                      f"{100 * ref['mean_psc']:.2f}", f"{100 * ref['action_top1']:.1f}", "", "")
     console.print(table)
-    return results
+    return Table1(results, references)
 
 
-def _render(out: Path, data: Path, full, console: Console) -> None:
+def _render(out: Path, data: Path, table1: Table1, finetune: list[dict], curves: list[tuple[str, Path]],
+            console: Console) -> None:
     from partparse.data.tps_format import write_submission
     from partparse.viz.html_report import ReportVideo, write_html_report
     from partparse.viz.overlay import render_overlay
+    from partparse.viz.report_sections import ReportSection
 
+    full = table1.results[-1]
     write_submission(full.predictions, out / "submission")
     paths = {p.stem: p for p in (data / "val_videos").glob("*/*.mp4")}
     first = full.predictions[0]
     overlay = render_overlay(paths[first.video_id], first, out / "overlays" / f"{first.video_id}.mp4")
+    rows = [(r.row.name, f"{100 * r.score:.2f}", f"{100 * r.mean_psc:.2f}", f"{100 * r.action_top1:.1f}",
+             f"{100 * r.part_state_accuracy:.1f}") for r in table1.results]
+    rows += [(f"reference: {ref['row']}", f"{100 * ref['score']:.2f}", f"{100 * ref['mean_psc']:.2f}",
+              f"{100 * ref['action_top1']:.1f}", "") for ref in table1.references]
+    sections = [
+        ReportSection("Table 1 (the report's rows, on this SynTPS set)",
+                      note=f"{len(full.predictions)} val videos; each row adds one component to the one above.",
+                      header=("row", "TPS score", "mean PSC", "action top-1", "part-state acc."), rows=rows),
+        ReportSection("Fine-tuning from the zoo: frozen against trained BatchNorm",
+                      header=("run", "BatchNorm", "steps", "action top-1", "part heads top-1 (mean)", "seconds"),
+                      rows=[(f["run"], "frozen" if f["frozen_bn"] else "trained", f["steps"],
+                             f"{100 * f['top1_action']:.1f}", f"{100 * f['top1_part_heads_mean']:.1f}",
+                             f"{f['seconds']:.0f}") for f in finetune]),
+        ReportSection("Learning curves", figures=curves),
+    ]
     report = write_html_report([ReportVideo(p, {"video_path": str(paths[p.video_id])}) for p in full.predictions],
-                               out / "report.html", data / "gt_val", title="partparse demo: the full system on SynTPS val")
+                               out / "report.html", data / "gt_val", title="partparse demo: the full system on SynTPS val",
+                               extra_sections=sections)
     console.print(f"overlay: {escape(str(overlay))}; report: {escape(str(report))}; submission: "
                   f"{escape(str(out / 'submission'))} (re-score: partparse evaluate --gt {escape(str(data / 'gt_val'))} "
                   f"--pred {escape(str(out / 'submission'))})")

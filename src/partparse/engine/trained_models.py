@@ -82,8 +82,8 @@ def _build(task: str, recipe_file: Path, work: Path) -> tuple[nn.Module, Any]:
     from partparse.engine.video_task import build_video_model
 
     spaces = {h: LabelSpace(names) for h, names in read_label_spaces(work / "label_spaces.json").items()}
-    # the checkpoint holds every weight: do not read the recipe's pretrained file
-    untrained = replace(recipe, model=replace(recipe.model, pretrained=None))
+    # the checkpoint holds every weight: do not read the recipe's pretrained / load_from files
+    untrained = replace(recipe, model=replace(recipe.model, pretrained=None, load_from=None))
     return build_video_model(untrained, spaces), recipe
 
 

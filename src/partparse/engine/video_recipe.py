@@ -29,6 +29,8 @@ class CSNModelConfig:
     pretrained: str | None = None          # local mmaction2 ResNet3dCSN checkpoint (IG-65M / Sports-1M) or a
                                            # partparse video checkpoint / work dir (its backbone is loaded)
     trust_checkpoint: bool = False         # unpickle non-tensor metadata of `pretrained`
+    load_from: str | None = None           # a partparse video run (work dir, .pth, zoo:<name>): its backbone and,
+                                           # class by class (matched by name), its heads; fine-tuning from the zoo
 
 
 @dataclass

@@ -34,7 +34,9 @@ from partparse.structures import VideoPrediction
 class AblationRow:
     """One row: ``ensemble`` fuses every video model's action scores (else the first model's);
     ``part_ensemble`` does the same for the part-state heads; ``part_states``: ``class_prior`` (the
-    baseline) or ``video`` (the part heads)."""
+    baseline) or ``video`` (the part heads); ``frozen_bn``: the video models fine-tuned with BatchNorm
+    frozen (:attr:`AblationStages.video`), else those fine-tuned with it trained
+    (:attr:`AblationStages.video_trained_bn`, when given)."""
 
     name: str
     ensemble: bool
@@ -42,10 +44,11 @@ class AblationRow:
     box_refinement: bool
     part_states: str
     part_ensemble: bool
+    frozen_bn: bool = True
 
 
 TABLE1: tuple[AblationRow, ...] = (
-    AblationRow("class-prior baseline", False, False, False, "class_prior", False),
+    AblationRow("class-prior baseline", False, False, False, "class_prior", False, frozen_bn=False),
     AblationRow("+ frozen BN and ensemble", True, False, False, "class_prior", False),
     AblationRow("+ pose-guided parts", True, True, False, "class_prior", False),
     AblationRow("+ box refinement", True, True, True, "class_prior", False),
@@ -58,7 +61,9 @@ TABLE1: tuple[AblationRow, ...] = (
 class AblationStages:
     """The trained stages the rows choose from. ``parts_plain``: the part detector trained without
     keypoint dots (rows without pose guidance); ``parts_guided``: the one trained with them.
-    ``video``: the video models (first = the single model of rows without ensemble)."""
+    ``video``: the video models (first = the single model of rows without ensemble), fine-tuned with
+    frozen BatchNorm; ``video_trained_bn``: the same models fine-tuned with BatchNorm trained, used by
+    rows without ``frozen_bn`` (empty: those rows use ``video`` too)."""
 
     person: PersonDetector
     pose: PoseEstimator | None
@@ -66,13 +71,15 @@ class AblationStages:
     parts_guided: PartDetector | None
     video: Sequence[VideoScorer]
     prior: ClassPriorPartStates | None
+    video_trained_bn: Sequence[VideoScorer] = ()
 
     def cached(self) -> "AblationStages":
         return AblationStages(
             CachedPersonDetector(self.person), self.pose and CachedPoseEstimator(self.pose),
             self.parts_plain and CachedPartDetector(self.parts_plain),
             self.parts_guided and CachedPartDetector(self.parts_guided),
-            [CachedVideoScorer(v) for v in self.video], self.prior)
+            [CachedVideoScorer(v) for v in self.video], self.prior,
+            [CachedVideoScorer(v) for v in self.video_trained_bn])
 
 
 @dataclass
@@ -106,7 +113,8 @@ def build_row_parser(row: AblationRow, stages: AblationStages, base: ParserConfi
     cfg = replace(base, pose_guidance=row.pose_guidance, box_refinement=row.box_refinement,
                   part_states=row.part_states)
     parts = stages.parts_guided if row.pose_guidance else stages.parts_plain
-    return PartParser(cfg, stages.person, stages.pose, parts, _video_scorer(row, stages.video), stages.prior)
+    video = stages.video if row.frozen_bn or not stages.video_trained_bn else stages.video_trained_bn
+    return PartParser(cfg, stages.person, stages.pose, parts, _video_scorer(row, video), stages.prior)
 
 
 def score_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | Path) -> dict[str, float]:

@@ -29,6 +29,7 @@ from partparse.data.vocabulary import BODY_PARTS
 from partparse.io import atomic_write
 from partparse.structures import VideoPrediction, frame_index
 from partparse.viz.overlay import draw_frame
+from partparse.viz.report_sections import ReportSection
 
 
 @dataclass
@@ -210,8 +211,10 @@ def _video_html(video: ReportVideo, psc: float | None, correct: bool | None, gt_
 
 
 def write_html_report(videos: Sequence[ReportVideo], out_path: str | Path, gt_dir: str | Path | None = None,
-                      failures: Sequence[tuple[str, str]] = (), title: str = "partparse: parsed videos") -> Path:
-    """Write the page to ``out_path`` (atomically) and return its path."""
+                      failures: Sequence[tuple[str, str]] = (), title: str = "partparse: parsed videos",
+                      extra_sections: Sequence[ReportSection] = ()) -> Path:
+    """Write the page to ``out_path`` (atomically) and return its path; ``extra_sections`` (tables,
+    figures) come after the summary, before the videos."""
     result, gt_vid, gt_part = None, {}, {}
     if gt_dir is not None:
         result, gt_vid, gt_part = score_videos([v.prediction for v in videos], gt_dir)
@@ -228,6 +231,7 @@ def write_html_report(videos: Sequence[ReportVideo], out_path: str | Path, gt_di
                                     gt_action))
     page = (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"{_summary_html(videos, failures, result)}{''.join(sections)}</body></html>")
+            f"{_summary_html(videos, failures, result)}{''.join(x.to_html() for x in extra_sections)}"
+            f"{''.join(sections)}</body></html>")
     return atomic_write(out_path, lambda fh: fh.write(page))
 
