@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from partparse.cli import app
 from partparse.data.tps_format import PRED_VID_FILE
-from partparse.pipeline.ablation import TABLE1
+from partparse.experiments.ablation import TABLE1
 
 
 @pytest.mark.slow

@@ -137,7 +137,7 @@ def _prepare_data(out: Path, videos: int, seed: int, workers: int, console: Cons
 
 
 def _load_stages(data: Path, runs: Path):
-    from partparse.pipeline.ablation import AblationStages
+    from partparse.experiments.ablation import AblationStages
     from partparse.pipeline.parse_recipe import (
         ParseRecipe, load_class_prior, load_part_detector, load_person_detector, load_pose_estimator,
         load_trained_model, resolve_device, video_class_names,
@@ -163,11 +163,12 @@ def _table1(out: Path, data: Path, runs: Path, n_videos: int, console: Console):
     from rich.progress import Progress
 
     from partparse.data.video_dataset import list_videos
-    from partparse.pipeline.ablation import TABLE1, run_ablation
+    from partparse.experiments.ablation import TABLE1, run_ablation
     from partparse.pipeline.parser import ParserConfig
-    from partparse.pipeline.part_state_transfer import (
-        ClassPriorPartStates, class_prior_submission, ground_truth_submission, video_oracle_submission,
+    from partparse.experiments.oracle_submissions import (
+        class_prior_submission, ground_truth_submission, video_oracle_submission,
     )
+    from partparse.pipeline.part_state_transfer import ClassPriorPartStates
     from partparse.evaluation.tps_metric import TPSEvaluator
 
     stages = _load_stages(data, runs)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from partparse.config import short_repr
 from partparse.io import InputError, atomic_write
-from partparse.pipeline.score_fusion import search_head_weights
+from partparse.experiments.fusion_search import search_head_weights
 
 #: Largest ``--max-weight``, and most weight vectors one search may try ((max_weight + 1) ** models).
 MAX_WEIGHT = 100

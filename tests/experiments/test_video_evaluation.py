@@ -8,7 +8,7 @@ import pytest
 from partparse.io import InputError, write_json
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 from partparse.pipeline.score_fusion import save_scores
-from partparse.pipeline.video_evaluation import (
+from partparse.experiments.video_evaluation import (
     ModelScores, evaluate_video_recognition, fuse_models, load_model_scores,
 )
 

@@ -4,7 +4,7 @@ Table 1 of the report adds one component per row to the class-prior baseline: fr
 ensemble for the action, pose-guided part detection, box refinement, video-level part states, and the
 ensemble of the part-state classifiers. Here each row is an :class:`AblationRow` of parser switches;
 :func:`run_ablation` parses the videos once per row through memoised stages
-(:mod:`~partparse.pipeline.stage_cache`), so what rows share (persons, poses, video scores) is computed
+(:mod:`~partparse.experiments.stage_cache`), so what rows share (persons, poses, video scores) is computed
 once, and scores every row. Frozen BN is a training switch (``model.frozen_bn`` of the CSN recipe): the
 row uses whichever video models it is given.
 """
@@ -22,7 +22,7 @@ from partparse.data.tps_format import read_result_files, submission_to_json
 from partparse.data.vocabulary import COARSE_PARTS
 from partparse.pipeline.parser import ParserConfig, PartParser
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
-from partparse.pipeline.stage_cache import (
+from partparse.experiments.stage_cache import (
     CachedPartDetector, CachedPersonDetector, CachedPoseEstimator, CachedVideoScorer,
 )
 from partparse.pipeline.stages import PartDetector, PersonDetector, PoseEstimator, VideoScorer
