@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, IO
 
-try:  # orjson parses large submissions (100+ MB) about 3x faster; json stays the reference behaviour
+try:  # orjson parses large submissions (100+ MB) faster (docs/benchmarks.md, "Timings behind design choices"); json stays the reference behaviour
     import orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     orjson = None

@@ -15,7 +15,7 @@ from partparse.data.coco_detection import (
 )
 from partparse.data.coco_keypoints import COCOTopDownDataset, TopDownTransformConfig, affine_crop, topdown_collate
 from partparse.data.keypoint_dots import KEYPOINT_COLOURS
-from partparse.data.synthetic.skeleton import COCO_KEYPOINTS
+from partparse.structures import COCO_KEYPOINTS
 from partparse.io import InputError
 from partparse.models.keypoint_codec import COCO_FLIP_PAIRS, crop_boxes, flip_permutation
 

@@ -193,11 +193,11 @@ def write_tiny_work_dirs(root: Path) -> dict[str, Path]:
     from partparse.config import save_recipe
     from partparse.data.vocabulary import BODY_PARTS
     from partparse.engine.detection_recipe import DetectionRecipe
-    from partparse.engine.detection_task import build_detection_model
+    from partparse.engine.model_builders import build_detection_model
     from partparse.engine.pose_recipe import PoseRecipe
-    from partparse.engine.pose_task import build_pose_model
+    from partparse.engine.model_builders import build_pose_model
     from partparse.engine.video_recipe import VideoRecipe
-    from partparse.engine.video_task import build_video_model
+    from partparse.engine.model_builders import build_video_model
     from partparse.data.part_labels import LabelSpace
     from partparse.io import write_json
 

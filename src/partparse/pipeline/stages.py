@@ -3,7 +3,7 @@
 Coordinates: frames are uint8 RGB numpy arrays ``(H, W, 3)``; boxes are float ``xyxy`` in *continuous*
 frame pixels (``x2 = x1 + width``), keypoints ``(x, y)`` in the same frame; the parser converts to the
 Kinetics-TPS inclusive-pixel boxes only when it writes a submission. Keypoints follow the COCO 17 order
-(:data:`partparse.models.keypoint_codec.COCO_KEYPOINTS`).
+(:data:`partparse.structures.COCO_KEYPOINTS`).
 """
 
 from __future__ import annotations

@@ -9,14 +9,11 @@ pixels, ``track_id`` (unique per person over the dataset) and ``person_index`` (
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from partparse.data.synthetic.layout import frame_image_name
-from partparse.data.synthetic.skeleton import COCO_KEYPOINTS, COCO_SKELETON
+from partparse.data.synthetic.skeleton import COCO_SKELETON
+from partparse.structures import COCO_KEYPOINTS
+from partparse.data.synthetic.video_plan import VideoResult
 from partparse.structures import frame_index
-
-if TYPE_CHECKING:
-    from partparse.data.synthetic.generator import VideoResult
 
 #: Persons per video are numbered below this in ``track_id = video_index * TRACKS_PER_VIDEO + slot``.
 TRACKS_PER_VIDEO = 100

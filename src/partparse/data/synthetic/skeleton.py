@@ -19,12 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: COCO keypoint names, in COCO order (index = keypoint id - 1 in COCO's 1-based skeleton).
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-    "right_knee", "left_ankle", "right_ankle",
-)
+from partparse.structures import COCO_KEYPOINTS
+
 #: COCO's person skeleton (1-based keypoint ids), as in ``person_keypoints_*.json``.
 COCO_SKELETON: tuple[tuple[int, int], ...] = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),
