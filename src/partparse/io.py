@@ -12,9 +12,10 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import IO, Any
 
 try:  # orjson parses large submissions (100+ MB) faster (docs/benchmarks.md, "Timings behind design choices"); json stays the reference behaviour
     import orjson

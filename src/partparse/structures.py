@@ -8,8 +8,8 @@ Coordinates are pixels, boxes are ``(x1, y1, x2, y2)`` corners, inclusive as in 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 Box = tuple[float, float, float, float]
 

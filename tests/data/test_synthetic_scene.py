@@ -13,8 +13,8 @@ from partparse.data.synthetic.generator import SynthConfig, make_video_id, plan_
 from partparse.data.synthetic.render import OCCLUDER_LABEL, person_label, render_frame
 from partparse.data.synthetic.scene import Appearance, Camera, Occluder, Person, Scene
 from partparse.data.synthetic.skeleton import BodyShape, forward_kinematics, neutral_track
-from partparse.structures import COCO_KEYPOINTS
 from partparse.data.vocabulary import BODY_PARTS, coarse_part
+from partparse.structures import COCO_KEYPOINTS
 
 W, H, T = 160, 120, 3
 

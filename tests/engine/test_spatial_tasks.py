@@ -112,8 +112,8 @@ def test_pose_estimator_trains_and_reports_keypoint_ap(tiny_coco, tmp_path):
 
 def test_video_model_loads_back_with_its_label_spaces(tmp_path):
     from partparse.data.part_labels import LabelSpace
-    from partparse.engine.video_recipe import VideoRecipe
     from partparse.engine.model_builders import build_video_model
+    from partparse.engine.video_recipe import VideoRecipe
     from partparse.models.weights import save_checkpoint
 
     recipe = VideoRecipe(name="csn_tiny")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -27,7 +27,7 @@ from partparse.run_layout import RunLayout
 def train(
     recipe: Annotated[Path, typer.Option(help="YAML recipe (configs/...).")],
     resume: Annotated[bool, typer.Option(help="Continue from latest.pth in the recipe's work_dir.")] = False,
-    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set optim.lr=0.01")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set optim.lr=0.01")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     force: Annotated[bool, typer.Option(help="Start again in a work_dir that holds a run (its run files are "
                                               "removed first).")] = False,

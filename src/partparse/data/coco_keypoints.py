@@ -18,9 +18,10 @@ Persons without a labelled joint (``num_keypoints == 0``) or crowd annotations a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,6 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from partparse.config import MAX_SIDE, above, at_least, between, each, length
 from partparse.data.coco_detection import flip_keypoints, left_right_permutation
 from partparse.data.topdown_crop_config import TopDownCropConfig
 from partparse.io import InputError, read_json

@@ -26,7 +26,7 @@ Boxes: the generator's inclusive integer corners ``(x1, y1, x2, y2)`` become con
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,14 +37,13 @@ from torch.utils.data import Dataset
 
 from partparse.data.coco_detection import DetectionTransformConfig, detection_sample, left_right_permutation
 from partparse.data.coco_keypoints import TopDownTransformConfig, topdown_sample
-from partparse.data.synthetic.generator import SYNTH_ACTIONS
-from partparse.data.syntps_stream_config import SynTPSStreamConfig
 from partparse.data.synthetic.annotate import VisibilityRule, annotate_frame
+from partparse.data.synthetic.generator import SYNTH_ACTIONS
 from partparse.data.synthetic.render import render_frames
 from partparse.data.synthetic.scene import sample_scene
-from partparse.structures import COCO_KEYPOINTS
+from partparse.data.syntps_stream_config import SynTPSStreamConfig
 from partparse.data.vocabulary import BODY_PARTS
-from partparse.structures import PersonAnnotation
+from partparse.structures import COCO_KEYPOINTS, PersonAnnotation
 
 # Third key of the per-item SeedSequence: apart from the generator's own (seed, index) and (seed, index, 1..3)
 # streams, so a stream of seed s never replays video i of a dataset of seed s.

@@ -8,8 +8,9 @@ frames its clips need (:class:`VideoReader`), optionally resized while decoding.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -9,8 +9,8 @@ dataset or the trainer: loading a model for ``partparse parse`` stays light.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from partparse.engine.checkpoint import checkpoint_of, read_model_state
 from partparse.engine.detection_recipe import DetectionRecipe

@@ -9,8 +9,8 @@ AP by :class:`~partparse.evaluation.coco_eval.COCOKeypointEvaluator`.
 
 from __future__ import annotations
 
-from functools import partial
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from partparse.engine.trainer import EvalFn
 from partparse.evaluation.coco_eval import COCOKeypointEvaluator
 from partparse.io import InputError
 from partparse.models.hrnet import PoseHRNet, estimate_poses
-
 
 
 def build_pose_datasets(recipe: PoseRecipe) -> tuple[Dataset, COCODetectionDataset]:

@@ -8,8 +8,9 @@ loss and counted wrong by the accuracy, since no class can predict it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,10 @@ from partparse.data.part_labels import LabelSpace, build_label_spaces, video_lab
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, ground_truth_to_json, load_annotation_tree
 from partparse.data.video_dataset import VideoClipDataset, list_videos
 from partparse.data.video_transforms import (
-    EvalClipTransformConfig, TrainClipTransformConfig, build_eval_transform, build_train_transform,
+    EvalClipTransformConfig,
+    TrainClipTransformConfig,
+    build_eval_transform,
+    build_train_transform,
 )
 from partparse.engine.trainer import EvalFn
 from partparse.engine.video_recipe import ClipConfig, VideoRecipe

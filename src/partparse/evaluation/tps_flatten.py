@@ -13,11 +13,13 @@ from itertools import chain
 
 import numpy as np
 
-from partparse.data.tps_validation import check_part_results, errors
-from partparse.data.tps_validation import MAX_HUMANS
+from partparse.data.tps_validation import MAX_HUMANS, check_part_results, errors
 from partparse.evaluation.box_iou import part_iou_pairs
 from partparse.evaluation.flat_evaluation import (
-    CodedValues, FlatEvaluation, check_videos, too_many_humans,
+    CodedValues,
+    FlatEvaluation,
+    check_videos,
+    too_many_humans,
 )
 from partparse.evaluation.human_assignment import assign_humans, nan_box_error
 from partparse.evaluation.tps_join import join_tables

@@ -12,19 +12,22 @@ row uses whichever video models it is given.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
-from partparse.evaluation.part_state_accuracy import part_state_accuracy
-from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.data.tps_format import read_result_files, submission_to_json
 from partparse.data.vocabulary import COARSE_PARTS
+from partparse.evaluation.part_state_accuracy import part_state_accuracy
+from partparse.evaluation.tps_metric import TPSEvaluator
+from partparse.experiments.stage_cache import (
+    CachedPartDetector,
+    CachedPersonDetector,
+    CachedPoseEstimator,
+    CachedVideoScorer,
+)
 from partparse.pipeline.parser import ParserConfig, PartParser
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
-from partparse.experiments.stage_cache import (
-    CachedPartDetector, CachedPersonDetector, CachedPoseEstimator, CachedVideoScorer,
-)
 from partparse.pipeline.stages import PartDetector, PersonDetector, PoseEstimator, VideoScorer
 from partparse.pipeline.video_scorers import FusedVideoScorer
 from partparse.structures import VideoPrediction
@@ -67,7 +70,7 @@ class AblationStages:
     video: Sequence[VideoScorer]
     prior: ClassPriorPartStates | None
 
-    def cached(self) -> "AblationStages":
+    def cached(self) -> AblationStages:
         return AblationStages(
             CachedPersonDetector(self.person), self.pose and CachedPoseEstimator(self.pose),
             self.parts_plain and CachedPartDetector(self.parts_plain),

@@ -5,7 +5,7 @@ part-state predictors apart from detection, the class-prior baseline on them, th
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from partparse.data.part_labels import video_part_states
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates, apply_video_states

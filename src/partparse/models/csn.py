@@ -23,7 +23,7 @@ Tensors: clips are ``float[N, 3, T, H, W]``, RGB, normalised with :data:`CSN_PIX
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -179,7 +179,7 @@ class ResNet3dCSN(nn.Module):
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "ResNet3dCSN":
+    def train(self, mode: bool = True) -> ResNet3dCSN:
         """Like ``nn.Module.train``, but frozen stages and (with ``frozen_bn``) every BN stay in eval mode."""
         super().train(mode)
         if mode:

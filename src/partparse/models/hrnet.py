@@ -16,8 +16,8 @@ peaks), with flip test if ``config.flip_test``. :func:`estimate_poses` does boxe
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn

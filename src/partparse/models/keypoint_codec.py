@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import roi_align
 
-
 COCO_FLIP_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
 
 

@@ -11,9 +11,10 @@ import io
 import os
 import pickle
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -86,8 +87,8 @@ def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> dict[str,
     source you trust. Errors name the file.
     """
     obj = load_torch_file(path, trusted, untrusted_hint=(
-        "; if the file comes from a source you trust, set {key}: true in the recipe (it then unpickles "
-        "the file, which can run code)".format(key=TRUST_KEY)))
+        f"; if the file comes from a source you trust, set {TRUST_KEY}: true in the recipe (it then unpickles "
+        "the file, which can run code)"))
     for key in ("state_dict", "model", "module"):
         if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]

@@ -17,16 +17,15 @@ one dict per image: ``boxes (N, 4)`` xyxy in input pixels, ``scores (N,)``, ``la
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 from torchvision.models import resnet18, resnet50, resnet101
-from torchvision.models.resnet import BasicBlock
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
-from torchvision.models.resnet import Bottleneck
+from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops import batched_nms, generalized_box_iou_loss, sigmoid_focal_loss
 from torchvision.ops.misc import FrozenBatchNorm2d
 
@@ -36,7 +35,6 @@ from partparse.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from partparse.models.uniform_matcher import IGNORE, UniformMatcher
 from partparse.models.weights import LoadReport, load_mapped
 from partparse.models.yolof_head import YOLOFHead
-
 
 
 @dataclass
@@ -151,7 +149,7 @@ class ResNetC5(nn.Module):
         for module in self.frozen:
             module.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "ResNetC5":
+    def train(self, mode: bool = True) -> ResNetC5:
         # Frozen stages keep their BN statistics too (mmdetection's ``norm_eval`` for the frozen part).
         super().train(mode)
         for module in self.frozen:
@@ -250,7 +248,7 @@ def _check_targets(targets: list[dict[str, Tensor]] | None, num_images: int, num
             raise ValueError(f"target {i}: 'boxes' must be a (G, 4) tensor, got {getattr(boxes, 'shape', boxes)}")
         if not isinstance(labels, Tensor) or labels.shape != boxes.shape[:1]:
             raise ValueError(f"target {i}: 'labels' must be a (G,) tensor matching 'boxes'")
-        if boxes.numel() and bool(((boxes[:, 2:] <= boxes[:, :2]).any())):
+        if boxes.numel() and bool((boxes[:, 2:] <= boxes[:, :2]).any()):
             raise ValueError(f"target {i}: degenerate box (x2 <= x1 or y2 <= y1)")
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
             raise ValueError(f"target {i}: labels must lie in [0, {num_classes}), got {labels.tolist()}")

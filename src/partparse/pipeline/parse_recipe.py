@@ -17,9 +17,10 @@ from __future__ import annotations
 import importlib.resources
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Iterable
+from typing import Annotated
 
 import torch
 
@@ -28,7 +29,11 @@ from partparse.io import InputError, read_json
 from partparse.model_zoo import is_zoo_name
 from partparse.model_zoo import resolve as resolve_zoo
 from partparse.pipeline.adapters import (
-    HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, PoseEstimatorConfig, YOLOFPartDetector,
+    HRNetPoseEstimator,
+    PartDetectorConfig,
+    PersonDetectorConfig,
+    PoseEstimatorConfig,
+    YOLOFPartDetector,
     YOLOFPersonDetector,
 )
 from partparse.pipeline.keypoint_parts import KeypointPartDetector, KeypointPartsConfig

@@ -9,7 +9,7 @@ predicts, for each coarse part, the state most frequent for the predicted action
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping
+from collections.abc import Mapping
 
 from partparse.data.part_labels import coarse_state_counts, majority_state
 from partparse.data.vocabulary import NO_STATE, coarse_part
@@ -22,7 +22,7 @@ class ClassPriorPartStates:
         self.table = {a: dict(states) for a, states in table.items()}
 
     @classmethod
-    def fit(cls, gt_vid: Mapping[str, str], gt_part: Mapping[str, Mapping]) -> "ClassPriorPartStates":
+    def fit(cls, gt_vid: Mapping[str, str], gt_part: Mapping[str, Mapping]) -> ClassPriorPartStates:
         counts: dict[str, dict[str, Counter]] = {}
         for vid, action in gt_vid.items():
             per_part = counts.setdefault(action, {})

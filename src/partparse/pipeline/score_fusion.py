@@ -8,7 +8,7 @@ where ``s_i`` are each model's (softmax) class scores averaged over test clips. 
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

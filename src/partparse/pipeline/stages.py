@@ -8,8 +8,9 @@ Kinetics-TPS inclusive-pixel boxes only when it writes a submission. Keypoints f
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class PersonDetections:
     def __len__(self) -> int:
         return len(self.boxes)
 
-    def top(self, k: int) -> "PersonDetections":
+    def top(self, k: int) -> PersonDetections:
         """The ``k`` highest-scoring persons, best first."""
         order = np.argsort(-self.scores, kind="stable")[:k]
         kp = None if self.keypoints is None else self.keypoints[order]
