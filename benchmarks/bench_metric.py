@@ -69,9 +69,8 @@ print(json.dumps({{"psc": result.psc.tolist(), "score": result.score, "phases": 
 
 
 def make_data(folder: Path, videos: int, frames: int, seed: int) -> None:
-    from tests.oracle.random_tps import noisy_submission, random_ground_truth
-
     from partparse.io import write_json
+    from tests.oracle.random_tps import noisy_submission, random_ground_truth
 
     rng = np.random.default_rng(seed)
     gv, gp = random_ground_truth(rng, videos, frames, max_humans=4)

@@ -38,11 +38,11 @@ from partparse.data.synthetic.generator import SynthConfig, generate_dataset
 from partparse.data.video_reader import VideoReader
 from partparse.data.vocabulary import COARSE_PARTS
 from partparse.engine.detection_recipe import DetectionRecipe
-from partparse.engine.detection_task import build_detection_model
+from partparse.engine.model_builders import build_detection_model
 from partparse.engine.pose_recipe import PoseRecipe
-from partparse.engine.pose_task import build_pose_model
+from partparse.engine.model_builders import build_pose_model
 from partparse.engine.video_recipe import VideoRecipe
-from partparse.engine.video_task import build_video_model
+from partparse.engine.model_builders import build_video_model
 from partparse.pipeline.adapters import (
     HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, PoseEstimatorConfig, YOLOFPartDetector,
     YOLOFPersonDetector,

@@ -15,7 +15,6 @@ import argparse
 import multiprocessing as mp
 import resource
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))

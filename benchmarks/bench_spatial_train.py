@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +30,7 @@ def _detection_rows(recipe_path: Path, infer_size: tuple[int, int]):
     from partparse.config import load_recipe
     from partparse.data.coco_detection import resize_scale
     from partparse.engine.detection_recipe import DetectionRecipe
-    from partparse.engine.detection_task import build_detection_model
+    from partparse.engine.model_builders import build_detection_model
     from partparse.engine.optim import build_optimizer
 
     cfg = load_recipe(recipe_path, DetectionRecipe)
@@ -64,9 +63,9 @@ def _pose_rows(recipe_path: Path):
     import torch
 
     from partparse.config import load_recipe
+    from partparse.engine.model_builders import build_pose_model
     from partparse.engine.optim import build_optimizer
     from partparse.engine.pose_recipe import PoseRecipe
-    from partparse.engine.pose_task import build_pose_model
 
     cfg = load_recipe(recipe_path, PoseRecipe)
     model = build_pose_model(cfg, load_pretrained=False)

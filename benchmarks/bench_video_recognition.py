@@ -26,12 +26,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from partparse.config import read_recipe_dict  # noqa: E402
 from partparse.data.vocabulary import COARSE_PARTS  # noqa: E402
+from partparse.experiments.fusion_search import search_head_weights  # noqa: E402
+from partparse.experiments.video_evaluation import (  # noqa: E402
+    evaluate_video_recognition,
+    fuse_models,
+    load_model_scores,
+)
 from partparse.io import read_json  # noqa: E402
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates  # noqa: E402
-from partparse.pipeline.score_fusion import search_head_weights  # noqa: E402
-from partparse.pipeline.video_evaluation import (  # noqa: E402
-    evaluate_video_recognition, fuse_models, load_model_scores,
-)
 
 
 def _pct(x: float) -> str:

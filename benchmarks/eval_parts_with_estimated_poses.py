@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--keypoint-thr", type=float, default=0.3)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    parts, recipe = load_trained(args.parts_run)
-    pose, pose_recipe = load_trained(args.pose_run)
+    parts, recipe, _ = load_trained(args.parts_run)
+    pose, pose_recipe, _ = load_trained(args.pose_run)
     root = Path(recipe.data.root)
     crops = COCODetectionDataset(root / recipe.data.val_ann, root / (recipe.data.val_image_dir or recipe.data.image_dir),
                                  recipe.model.class_names, DetectionTransformConfig(train=False),

@@ -21,7 +21,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from partparse.config import apply_overrides, from_dict, to_dict
-from partparse.engine.trained_models import checkpoint_of, load_trained, read_model_state
+from partparse.engine.checkpoint import checkpoint_of, read_model_state
+from partparse.engine.trained_models import load_trained
 
 
 def evaluate(model, recipe) -> dict[str, float]:
@@ -49,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     _, checkpoint = checkpoint_of(args.checkpoint or args.run)
-    model, recipe = load_trained(checkpoint)
+    model, recipe, _ = load_trained(checkpoint)
     data = replace(recipe.data, val_max_images=None) if hasattr(recipe.data, "val_max_images") else recipe.data
     recipe = replace(recipe, data=data)
     if args.set:

@@ -67,7 +67,7 @@ def test_every_shipped_recipe_loads():
     from pathlib import Path
 
     from partparse.config import read_recipe_dict
-    from partparse.engine.trained_models import recipe_class
+    from partparse.engine.tasks import recipe_class
     from partparse.engine.video_recipe import VideoRecipe
 
     recipes = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))

@@ -12,11 +12,12 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import IO, Any
 
-try:  # orjson parses large submissions (100+ MB) about 3x faster; json stays the reference behaviour
+try:  # orjson parses large submissions (100+ MB) faster (docs/benchmarks.md, "Timings behind design choices"); json stays the reference behaviour
     import orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     orjson = None

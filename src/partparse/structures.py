@@ -8,10 +8,19 @@ Coordinates are pixels, boxes are ``(x1, y1, x2, y2)`` corners, inclusive as in 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 Box = tuple[float, float, float, float]
+
+#: COCO keypoint names, in COCO order (index = keypoint id - 1 in COCO's 1-based skeleton): the keypoints
+#: of every pose in partparse (the pose models, the synthetic skeleton, the COCO exports).
+COCO_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+    "right_knee", "left_ankle", "right_ankle",
+)
+NUM_KEYPOINTS = len(COCO_KEYPOINTS)
 
 _FRAME_KEY = re.compile(r"^img_(\d+)\.json$")
 

@@ -78,7 +78,7 @@ def test_validate_valid_and_invalid(folders):
     assert bad.exit_code == 2
     person = len(pp[vid][key]["humans"]) - 1
     assert f"[video {vid} / frame {key} / person {person}]: error: box is inverted" in bad.stderr
-    assert f"part head]: error: a submission part needs 'box' and 'verb' lists" in bad.stderr
+    assert "part head]: error: a submission part needs 'box' and 'verb' lists" in bad.stderr
     assert "error: video missing (it is in" in bad.stderr and "invalid (" in bad.stderr
 
 

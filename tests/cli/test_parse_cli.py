@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +17,12 @@ from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.io import InputError, read_json, write_json
 from partparse.pipeline.parser import ParserConfig, PartParser
 from tests.pipeline.parse_stubs import (
-    OracleStages, all_ground_truth, make_tiny_dataset, oracle_scorer, single_thread, write_parse_recipe,
+    OracleStages,
+    all_ground_truth,
+    make_tiny_dataset,
+    oracle_scorer,
+    single_thread,
+    write_parse_recipe,
     write_tiny_work_dirs,
 )
 

@@ -10,14 +10,18 @@ import torch
 from PIL import Image
 
 from partparse.data.coco_detection import (
-    COCODetectionDataset, DetectionTransformConfig, detection_collate, flip_boxes, left_right_permutation,
+    COCODetectionDataset,
+    DetectionTransformConfig,
+    detection_collate,
+    flip_boxes,
+    left_right_permutation,
     random_shift,
 )
 from partparse.data.coco_keypoints import COCOTopDownDataset, TopDownTransformConfig, affine_crop, topdown_collate
 from partparse.data.keypoint_dots import KEYPOINT_COLOURS
-from partparse.data.synthetic.skeleton import COCO_KEYPOINTS
 from partparse.io import InputError
 from partparse.models.keypoint_codec import COCO_FLIP_PAIRS, crop_boxes, flip_permutation
+from partparse.structures import COCO_KEYPOINTS
 
 PARTS = ["head", "left_arm", "right_arm"]
 GREY = 90

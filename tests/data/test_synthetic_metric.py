@@ -7,10 +7,9 @@ import pytest
 
 from partparse.data.synthetic.generator import SynthConfig, generate_dataset
 from partparse.evaluation.tps_metric import evaluate_tps
+from partparse.experiments.oracle_submissions import class_prior_submission, video_oracle_submission
 from partparse.io import read_json
-from partparse.pipeline.part_state_transfer import (
-    ClassPriorPartStates, class_prior_submission, video_oracle_submission,
-)
+from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 from tests.oracle.tps_reference import reference_score
 
 

@@ -12,8 +12,9 @@ from partparse.data.synthetic.annotate import annotate_frame
 from partparse.data.synthetic.generator import SynthConfig, make_video_id, plan_videos
 from partparse.data.synthetic.render import OCCLUDER_LABEL, person_label, render_frame
 from partparse.data.synthetic.scene import Appearance, Camera, Occluder, Person, Scene
-from partparse.data.synthetic.skeleton import COCO_KEYPOINTS, BodyShape, forward_kinematics, neutral_track
+from partparse.data.synthetic.skeleton import BodyShape, forward_kinematics, neutral_track
 from partparse.data.vocabulary import BODY_PARTS, coarse_part
+from partparse.structures import COCO_KEYPOINTS
 
 W, H, T = 160, 120, 3
 

@@ -10,7 +10,12 @@ import torch
 from partparse.data.coco_detection import DetectionTransformConfig
 from partparse.data.coco_keypoints import TopDownTransformConfig, topdown_sample
 from partparse.data.syntps_stream import (
-    SynTPSPartStream, SynTPSPersonStream, SynTPSPoseStream, SynTPSStreamConfig, jittered_crop, render_stream_frame,
+    SynTPSPartStream,
+    SynTPSPersonStream,
+    SynTPSPoseStream,
+    SynTPSStreamConfig,
+    jittered_crop,
+    render_stream_frame,
 )
 from partparse.data.vocabulary import BODY_PARTS
 

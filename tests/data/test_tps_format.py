@@ -10,9 +10,18 @@ import pytest
 
 from partparse.data.part_labels import majority_state, part_state_label, video_part_states
 from partparse.data.tps_format import (
-    GT_PART_FILE, GT_VID_FILE, ground_truth_from_json, ground_truth_to_json, load_annotation_tree,
-    load_ground_truth, load_submission, read_frame_annotation, submission_from_json, submission_to_json,
-    write_ground_truth, write_submission,
+    GT_PART_FILE,
+    GT_VID_FILE,
+    ground_truth_from_json,
+    ground_truth_to_json,
+    load_annotation_tree,
+    load_ground_truth,
+    load_submission,
+    read_frame_annotation,
+    submission_from_json,
+    submission_to_json,
+    write_ground_truth,
+    write_submission,
 )
 from partparse.data.vocabulary import BODY_PARTS, COARSE_PARTS, Vocabulary, coarse_part, read_name_list
 from partparse.io import InputError, write_json

@@ -19,8 +19,17 @@ from partparse.data.clip_sampling import ClipSampler
 from partparse.data.video_dataset import VideoClipDataset, list_videos
 from partparse.data.video_reader import VideoReader
 from partparse.data.video_transforms import (
-    CSN_MEAN, CSN_STD, ClipToTensor, NormalizeClip, ShortSideResize, EvalClipTransformConfig, ThreeCrop,
-    TrainClipTransformConfig, build_eval_transform, build_train_transform, short_side_size,
+    CSN_MEAN,
+    CSN_STD,
+    ClipToTensor,
+    EvalClipTransformConfig,
+    NormalizeClip,
+    ShortSideResize,
+    ThreeCrop,
+    TrainClipTransformConfig,
+    build_eval_transform,
+    build_train_transform,
+    short_side_size,
 )
 from partparse.io import InputError
 

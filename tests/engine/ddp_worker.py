@@ -6,11 +6,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.engine.tiny_task import make_dataset, make_model, step_fn  # noqa: E402
-
 from partparse.engine.distributed import cleanup, init_distributed  # noqa: E402
 from partparse.engine.optim import OptimConfig, ScheduleConfig  # noqa: E402
-from partparse.engine.trainer import Trainer, TrainConfig  # noqa: E402
+from partparse.engine.train_config import TrainConfig
+from partparse.engine.trainer import Trainer  # noqa: E402
+from tests.engine.tiny_task import make_dataset, make_model, step_fn  # noqa: E402
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])

@@ -57,7 +57,7 @@ def test_every_checkpoint_reader_refuses_the_planted_pickle(tmp_path):
 def test_torch_load_is_called_in_one_place_only():
     calls = {p.relative_to(SRC).as_posix(): len(re.findall(r"\btorch\.load\(", p.read_text()))
              for p in SRC.rglob("*.py")}
-    assert {p: n for p, n in calls.items() if n} == {"models/weights.py": 2}  # weights-only, and trusted=True
+    assert {p: n for p, n in calls.items() if n} == {"models/weights.py": 1}  # weights_only=not trusted
 
 
 def test_training_state_round_trips_weights_only(tmp_path):

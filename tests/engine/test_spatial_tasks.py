@@ -14,7 +14,8 @@ from partparse.cli import app
 from partparse.config import save_recipe
 from partparse.data.synthetic.export_coco import export_part_detection, export_person_detection, export_pose
 from partparse.data.synthetic.generator import SynthConfig, generate_dataset
-from partparse.engine.trained_models import checkpoint_of, load_trained
+from partparse.engine.checkpoint import checkpoint_of
+from partparse.engine.trained_models import load_trained
 from partparse.io import InputError, write_json
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -77,10 +78,10 @@ def test_person_detector_trains_evaluates_and_loads_back(tiny_coco, tmp_path):
     assert result["task"] == "detection" and {"AP", "AP50", "AP/person", "AP50/person"} <= set(result["metrics"])
     assert all(0.0 <= v <= 1.0 for v in result["metrics"].values())
     assert "COCO box metrics" in res.stdout and "person" in res.stdout
-    model, recipe = load_trained(tmp_path)
+    model, recipe, _ = load_trained(tmp_path)
     assert recipe.task == "detection" and recipe.model.class_names == ["person"] and not model.training
     _same_weights(model, checkpoint_of(tmp_path)[1])  # best.pth, or latest.pth when AP never rose
-    model2, _ = load_trained(tmp_path / "latest.pth")
+    model2, _, _ = load_trained(tmp_path / "latest.pth")
     _same_weights(model2, tmp_path / "latest.pth")
     frame = torch.rand(3, 120, 160)
     out = model([frame])[0]
@@ -93,7 +94,7 @@ def test_pose_guided_part_detector_trains(tiny_coco, tmp_path):
     assert res.exit_code == 0, res.output
     result = _metrics(tmp_path)
     assert {"AP/head", "AP/left_hand", "AP/right_foot"} <= set(result["metrics"])
-    _, recipe = load_trained(tmp_path)
+    _, recipe, _ = load_trained(tmp_path)
     assert recipe.data.pose_guidance and len(recipe.model.class_names) == 10
 
 
@@ -104,15 +105,15 @@ def test_pose_estimator_trains_and_reports_keypoint_ap(tiny_coco, tmp_path):
     result = _metrics(tmp_path)
     assert result["task"] == "pose" and {"AP", "AP50", "AR"} <= set(result["metrics"])
     assert "keypoint (OKS)" in res.stdout
-    model, recipe = load_trained(tmp_path)
+    model, recipe, _ = load_trained(tmp_path)
     assert recipe.task == "pose" and model.config.codec.input_size == (128, 96) and model.config.flip_test
     _same_weights(model, checkpoint_of(tmp_path)[1])  # best.pth, or latest.pth when AP never rose
 
 
 def test_video_model_loads_back_with_its_label_spaces(tmp_path):
     from partparse.data.part_labels import LabelSpace
+    from partparse.engine.model_builders import build_video_model
     from partparse.engine.video_recipe import VideoRecipe
-    from partparse.engine.video_task import build_video_model
     from partparse.models.weights import save_checkpoint
 
     recipe = VideoRecipe(name="csn_tiny")
@@ -123,7 +124,7 @@ def test_video_model_loads_back_with_its_label_spaces(tmp_path):
     save_recipe(recipe, tmp_path / "recipe.yaml")
     write_json(tmp_path / "label_spaces.json", {h: s.to_list() for h, s in spaces.items()})
     save_checkpoint(tmp_path / "latest.pth", {"model": model.state_dict(), "epoch": 0})
-    loaded, loaded_recipe = load_trained(tmp_path)
+    loaded, loaded_recipe, _ = load_trained(tmp_path)
     assert loaded_recipe.task == "video" and loaded_recipe.model.depth == 26
     _same_weights(loaded, tmp_path / "latest.pth")
     x = torch.rand(1, 3, 4, 32, 32)
@@ -153,7 +154,7 @@ def test_load_trained_errors_name_the_problem(tmp_path):
 def test_part_detector_starts_from_a_trained_person_detector(tmp_path):
     from partparse.config import load_recipe
     from partparse.engine.detection_recipe import DetectionRecipe
-    from partparse.engine.detection_task import build_detection_model
+    from partparse.engine.model_builders import build_detection_model
     from partparse.models.weights import save_checkpoint
 
     persons = load_recipe(CONFIGS / "yolof" / "yolof_r18_persons_syntps_cpu.yaml", DetectionRecipe)

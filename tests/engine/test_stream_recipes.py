@@ -13,14 +13,15 @@ from typer.testing import CliRunner
 from partparse.cli import app
 from partparse.config import load_recipe, read_recipe_dict
 from partparse.data.coco_detection import COCODetectionDataset
-from partparse.data.syntps_stream import SynTPSPartStream, SynTPSPersonStream, SynTPSPoseStream
 from partparse.data.synthetic.export_coco import export_part_detection, export_person_detection, export_pose
 from partparse.data.synthetic.generator import SynthConfig, generate_dataset
+from partparse.data.syntps_stream import SynTPSPartStream, SynTPSPersonStream, SynTPSPoseStream
 from partparse.engine.detection_recipe import DetectionRecipe
-from partparse.engine.detection_task import build_detection_datasets, build_detection_model
+from partparse.engine.detection_task import build_detection_datasets
+from partparse.engine.model_builders import build_detection_model
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.pose_task import build_pose_datasets
-from partparse.engine.trained_models import recipe_class
+from partparse.engine.tasks import recipe_class
 from partparse.io import InputError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -11,7 +11,8 @@ import torch
 
 from partparse.engine.checkpoint import CheckpointManager
 from partparse.engine.optim import OptimConfig, ScheduleConfig, build_optimizer, lr_factor
-from partparse.engine.trainer import Trainer, TrainConfig
+from partparse.engine.train_config import TrainConfig
+from partparse.engine.trainer import Trainer
 from partparse.io import InputError
 from tests.engine.tiny_task import eval_fn, make_dataset, make_model, step_fn
 

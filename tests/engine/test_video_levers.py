@@ -97,8 +97,8 @@ def test_load_from_a_run_maps_head_rows_by_class_name(tiny_syntps, tmp_path):
     # a finished run (two steps), then a model whose label spaces drop one class, add a new one and
     # reorder: the backbone is copied, each known class's row lands in its new row, the new one stays
     from partparse.data.part_labels import LabelSpace, read_label_spaces
-    from partparse.engine.trained_models import read_model_state
-    from partparse.engine.video_task import build_video_model, load_video_run
+    from partparse.engine.checkpoint import read_model_state
+    from partparse.engine.model_builders import build_video_model, load_video_run
 
     run = tmp_path / "run"
     sets = [*SMALL, f"data.root={tiny_syntps}", f"data.val_root={tiny_syntps}", f"train.work_dir={run}",
@@ -130,7 +130,7 @@ def test_load_from_a_run_maps_head_rows_by_class_name(tiny_syntps, tmp_path):
 
 def test_load_from_a_missing_run_is_one_line(tiny_syntps, tmp_path):
     from partparse.data.part_labels import LabelSpace
-    from partparse.engine.video_task import build_video_model
+    from partparse.engine.model_builders import build_video_model
     from partparse.io import InputError
 
     recipe = _recipe(tiny_syntps, f"model.load_from={tmp_path / 'nope.pth'}")

@@ -11,7 +11,8 @@ import torch
 from typer.testing import CliRunner
 
 from partparse.cli import app
-from partparse.engine.trained_models import load_trained, read_model_state
+from partparse.engine.checkpoint import read_model_state
+from partparse.engine.trained_models import load_trained
 from partparse.engine.zoo_pack import pack_file, pack_run
 from partparse.io import InputError
 from partparse.model_zoo import registry
@@ -59,7 +60,7 @@ def test_pack_then_load_by_name_gives_the_model_in_float16_precision(zoo, run):
                                                          "recipe.yaml"}
     stored = read_model_state(zoo / "syntps/tiny" / "best.pth")
     assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
-    loaded, recipe = load_trained("zoo:syntps/tiny")
+    loaded, recipe, _ = load_trained("zoo:syntps/tiny")
     assert recipe.name == "ir_csn_26_syntps_bench"
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value.half().to(value.dtype))

@@ -7,7 +7,11 @@ import pytest
 import torch
 
 from partparse.evaluation.coco_eval import (
-    COCODetectionEvaluator, COCOKeypointEvaluator, load_coco, xywh_to_xyxy, xyxy_to_xywh,
+    COCODetectionEvaluator,
+    COCOKeypointEvaluator,
+    load_coco,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
 )
 from partparse.io import InputError
 

@@ -60,7 +60,7 @@ def test_the_manifest_lists_checked_files_and_how_to_rebuild_them():
 @pytest.mark.parametrize("name", _names("video"))
 def test_video_model_recognises_actions_of_unseen_videos(name, check_set):
     torch.set_num_threads(1)
-    model, recipe = load_trained(f"zoo:{name}")
+    model, recipe, _ = load_trained(f"zoo:{name}")
     scorer = CSNVideoScorer(model, video_class_names(f"zoo:{name}"), VideoScorerConfig.from_clip_config(recipe.clips))
     correct = 0
     for split in ("train", "val"):
@@ -84,7 +84,7 @@ def test_spatial_model_finds_what_it_was_trained_for_on_unseen_frames(name, chec
     from partparse.data.coco_detection import detection_collate
 
     torch.set_num_threads(1)
-    model, recipe = load_trained(f"zoo:{name}")
+    model, recipe, _ = load_trained(f"zoo:{name}")
     recipe = replace(recipe, data=replace(recipe.data, root=str(check_coco), val_max_images=None))
     if recipe.task == "detection":
         from partparse.engine.detection_task import build_detection_datasets, detection_eval

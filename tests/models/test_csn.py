@@ -8,8 +8,16 @@ from torch import nn
 
 from partparse.io import InputError
 from partparse.models.complexity import count_gflops, count_parameters, measure_complexity
-from partparse.models.csn import (ResNet3dCSN, build_csn, ip_csn_26, ip_csn_50, ip_csn_152, ir_csn_26, ir_csn_50,
-                                  ir_csn_152)
+from partparse.models.csn import (
+    ResNet3dCSN,
+    build_csn,
+    ip_csn_26,
+    ip_csn_50,
+    ip_csn_152,
+    ir_csn_26,
+    ir_csn_50,
+    ir_csn_152,
+)
 from partparse.models.csn_checkpoint import load_mmaction2_csn, mmaction2_csn_key_map
 from partparse.models.weights import save_checkpoint
 

@@ -7,10 +7,24 @@ import pytest
 import torch
 from torch import nn
 
-from partparse.models.hrnet import (HRNET_STAGES, estimate_poses, hrnet_w18_small, hrnet_w32, load_mmpose_hrnet,
-                                    mmpose_hrnet_key)
-from partparse.models.keypoint_codec import (COCO_FLIP_PAIRS, COCO_KEYPOINTS, HeatmapCodec, box_crop_transform,
-                                             crop_boxes, flip_back, flip_permutation, keypoint_mse_loss)
+from partparse.models.hrnet import (
+    HRNET_STAGES,
+    estimate_poses,
+    hrnet_w18_small,
+    hrnet_w32,
+    load_mmpose_hrnet,
+    mmpose_hrnet_key,
+)
+from partparse.models.keypoint_codec import (
+    COCO_FLIP_PAIRS,
+    HeatmapCodec,
+    box_crop_transform,
+    crop_boxes,
+    flip_back,
+    flip_permutation,
+    keypoint_mse_loss,
+)
+from partparse.structures import COCO_KEYPOINTS
 
 
 def small_hrnet(**kwargs):

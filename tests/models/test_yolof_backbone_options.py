@@ -8,7 +8,7 @@ from torch import nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from partparse.engine.optim import OptimConfig, build_optimizer
-from partparse.models.yolof import ResNetC5, YOLOF, YOLOFConfig
+from partparse.models.yolof import YOLOF, ResNetC5, YOLOFConfig
 
 
 def _norms(module: nn.Module) -> set[type]:

@@ -5,8 +5,8 @@ tiny random-init models. Ground-truth boxes are inclusive pixels; stages speak c
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -191,14 +191,12 @@ def write_tiny_work_dirs(root: Path) -> dict[str, Path]:
     import torch
 
     from partparse.config import save_recipe
+    from partparse.data.part_labels import LabelSpace
     from partparse.data.vocabulary import BODY_PARTS
     from partparse.engine.detection_recipe import DetectionRecipe
-    from partparse.engine.detection_task import build_detection_model
+    from partparse.engine.model_builders import build_detection_model, build_pose_model, build_video_model
     from partparse.engine.pose_recipe import PoseRecipe
-    from partparse.engine.pose_task import build_pose_model
     from partparse.engine.video_recipe import VideoRecipe
-    from partparse.engine.video_task import build_video_model
-    from partparse.data.part_labels import LabelSpace
     from partparse.io import write_json
 
     def detection(names, guided):

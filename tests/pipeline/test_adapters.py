@@ -14,14 +14,24 @@ from partparse.data.video_transforms import EvalClipTransformConfig, build_eval_
 from partparse.engine.video_task import predict_video_scores
 from partparse.models.hrnet import estimate_poses
 from partparse.pipeline.adapters import (
-    HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, PoseEstimatorConfig, YOLOFPartDetector,
+    HRNetPoseEstimator,
+    PartDetectorConfig,
+    PersonDetectorConfig,
+    PoseEstimatorConfig,
+    YOLOFPartDetector,
     YOLOFPersonDetector,
 )
 from partparse.pipeline.pose_guidance import crop_person, draw_keypoint_dots, keypoints_to_crop
 from partparse.pipeline.stages import PartDetector, PersonDetector, PoseEstimator, VideoScorer
 from partparse.pipeline.video_scorers import CSNVideoScorer, FusedVideoScorer
 from tests.pipeline.parse_stubs import (
-    TINY_VIDEO_NAMES, OneHotScorer, make_tiny_dataset, single_thread, tiny_csn, tiny_hrnet, tiny_scorer_config,
+    TINY_VIDEO_NAMES,
+    OneHotScorer,
+    make_tiny_dataset,
+    single_thread,
+    tiny_csn,
+    tiny_hrnet,
+    tiny_scorer_config,
     tiny_yolof,
 )
 

@@ -10,7 +10,11 @@ from partparse.cli.validate import validate_path
 from partparse.data.tps_format import load_submission
 from partparse.data.vocabulary import BODY_PARTS, Vocabulary
 from partparse.pipeline.keypoint_parts import (
-    STANDING_HEIGHT, KeypointPartDetector, KeypointPartsConfig, body_unit, person_part_boxes,
+    STANDING_HEIGHT,
+    KeypointPartDetector,
+    KeypointPartsConfig,
+    body_unit,
+    person_part_boxes,
 )
 from partparse.pipeline.parse_output import read_parsed_video, write_parse_result, write_submission_from_videos
 from partparse.pipeline.parser import ParserConfig, PartParser

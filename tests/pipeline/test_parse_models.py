@@ -8,13 +8,23 @@ import pytest
 from partparse.data.tps_format import load_submission, submission_to_json
 from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.pipeline.adapters import (
-    HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, YOLOFPartDetector, YOLOFPersonDetector,
+    HRNetPoseEstimator,
+    PartDetectorConfig,
+    PersonDetectorConfig,
+    YOLOFPartDetector,
+    YOLOFPersonDetector,
 )
 from partparse.pipeline.parse_output import read_parsed_video, write_parse_result, write_submission_from_videos
 from partparse.pipeline.parser import ParserConfig, PartParser
 from partparse.pipeline.video_scorers import CSNVideoScorer
 from tests.pipeline.parse_stubs import (
-    TINY_VIDEO_NAMES, all_ground_truth, make_tiny_dataset, single_thread, tiny_csn, tiny_hrnet, tiny_scorer_config,
+    TINY_VIDEO_NAMES,
+    all_ground_truth,
+    make_tiny_dataset,
+    single_thread,
+    tiny_csn,
+    tiny_hrnet,
+    tiny_scorer_config,
     tiny_yolof,
 )
 

@@ -14,7 +14,13 @@ import pytest
 
 from partparse.io import InputError
 from partparse.pipeline.parse_recipe import (
-    BUILTIN_RECIPES, KEYPOINT_RULE, PRETRAINED_POSE, ParseRecipe, build_parser, load_parse_recipe, recipe_path,
+    BUILTIN_RECIPES,
+    KEYPOINT_RULE,
+    PRETRAINED_POSE,
+    ParseRecipe,
+    build_parser,
+    load_parse_recipe,
+    recipe_path,
 )
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,11 +7,18 @@ import pytest
 
 from partparse.data.tps_format import load_submission, submission_to_json, write_submission
 from partparse.evaluation.tps_metric import TPSEvaluator
+from partparse.experiments.oracle_submissions import video_oracle_submission
 from partparse.pipeline.parser import STAGES, ParserConfig, PartParser
-from partparse.pipeline.part_state_transfer import ClassPriorPartStates, video_oracle_submission
+from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 from partparse.structures import frame_key
 from tests.pipeline.parse_stubs import (
-    FixedPersons, FixedPose, OneHotScorer, OracleStages, RecordingParts, all_ground_truth, make_tiny_dataset,
+    FixedPersons,
+    FixedPose,
+    OneHotScorer,
+    OracleStages,
+    RecordingParts,
+    all_ground_truth,
+    make_tiny_dataset,
     oracle_scorer,
 )
 

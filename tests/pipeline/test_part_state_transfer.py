@@ -6,7 +6,8 @@ import numpy as np
 
 from partparse.data.part_labels import video_part_states
 from partparse.evaluation.tps_metric import evaluate_tps
-from partparse.pipeline.part_state_transfer import ClassPriorPartStates, apply_video_states, oracle_box_submission
+from partparse.experiments.oracle_submissions import oracle_box_submission
+from partparse.pipeline.part_state_transfer import ClassPriorPartStates, apply_video_states
 from tests.oracle.random_tps import random_ground_truth
 
 

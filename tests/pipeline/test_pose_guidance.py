@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from partparse.models.keypoint_codec import COCO_KEYPOINTS
-from partparse.pipeline.pose_guidance import (KEYPOINT_COLOURS, CropWindow, crop_person, dot_radius,
-                                              draw_keypoint_dots, keypoints_to_crop, parts_to_frame,
-                                              select_top1_per_part)
+from partparse.pipeline.pose_guidance import (
+    KEYPOINT_COLOURS,
+    CropWindow,
+    crop_person,
+    dot_radius,
+    draw_keypoint_dots,
+    keypoints_to_crop,
+    parts_to_frame,
+    select_top1_per_part,
+)
+from partparse.structures import COCO_KEYPOINTS
 
 
 def test_colours_are_17_distinct_rgb_triples():

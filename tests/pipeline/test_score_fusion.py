@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from partparse.pipeline.score_fusion import fuse_heads, fuse_scores, search_fusion_weights, top1_accuracy
+from partparse.experiments.fusion_search import search_fusion_weights, top1_accuracy
+from partparse.pipeline.score_fusion import fuse_heads, fuse_scores
 
 
 def test_fusion_is_the_weighted_average():

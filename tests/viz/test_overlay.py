@@ -8,7 +8,15 @@ import pytest
 
 from partparse.data.video_reader import VideoReader
 from partparse.structures import FramePrediction, PartProposal, PersonPrediction, VideoPrediction, frame_key
-from partparse.viz.overlay import PART_COLOURS, PERSON_COLOURS, SHOW_ALL, OverlayStyle, draw_frame, render_overlay, shown_persons
+from partparse.viz.overlay import (
+    PART_COLOURS,
+    PERSON_COLOURS,
+    SHOW_ALL,
+    OverlayStyle,
+    draw_frame,
+    render_overlay,
+    shown_persons,
+)
 from tests.pipeline.parse_stubs import make_tiny_dataset
 
 

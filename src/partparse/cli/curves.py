@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,8 +17,8 @@ from partparse.io import InputError
 def curves(
     runs: Annotated[list[str], typer.Argument(help="Training work dirs, their metrics.jsonl, or zoo:<name> entries.")],
     out: Annotated[Path, typer.Option(help="PNG to write.")],
-    metric: Annotated[Optional[list[str]], typer.Option(help="Metric to plot (repeat); default: the runs' monitor-like ones.")] = None,
-    label: Annotated[Optional[list[str]], typer.Option(help="Legend label per run (repeat, in order); default: folder names.")] = None,
+    metric: Annotated[list[str] | None, typer.Option(help="Metric to plot (repeat); default: the runs' monitor-like ones.")] = None,
+    label: Annotated[list[str] | None, typer.Option(help="Legend label per run (repeat, in order); default: folder names.")] = None,
     title: Annotated[str, typer.Option(help="Figure title.")] = "",
 ) -> None:
     """Validation metrics (and the training loss) against the training step, one panel per metric."""

@@ -170,10 +170,10 @@ class Table1:
 
 
 def _load_stages(data: Path, runs: Path):
-    from partparse.pipeline.ablation import AblationStages
+    from partparse.experiments.ablation import AblationStages
     from partparse.pipeline.parse_recipe import (
         load_class_prior, load_parse_recipe, load_part_detector, load_person_detector, load_pose_estimator,
-        load_trained_model, resolve_device, video_class_names,
+        load_trained, resolve_device,
     )
     from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
 
@@ -181,9 +181,9 @@ def _load_stages(data: Path, runs: Path):
     device = resolve_device(recipe.parser.device)
 
     def scorer(run: Path) -> CSNVideoScorer:
-        model, video_recipe = load_trained_model(str(run), "video", device)
+        model, video_recipe, class_names = load_trained(str(run), "video", device)
         v = recipe.video
-        return CSNVideoScorer(model, video_class_names(str(run)), VideoScorerConfig.from_clip_config(
+        return CSNVideoScorer(model, class_names, VideoScorerConfig.from_clip_config(
             video_recipe.clips, num_clips=v.num_clips, crop=v.crop, crop_size=v.crop_size, batch_size=v.batch_size))
 
     m = recipe.models
@@ -203,10 +203,11 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
 
     from partparse.data.video_dataset import list_videos
     from partparse.evaluation.tps_metric import TPSEvaluator
-    from partparse.pipeline.ablation import TABLE1, run_ablation
-    from partparse.pipeline.part_state_transfer import (
-        ClassPriorPartStates, class_prior_submission, ground_truth_submission, video_oracle_submission,
+    from partparse.experiments.ablation import TABLE1, run_ablation
+    from partparse.experiments.oracle_submissions import (
+        class_prior_submission, ground_truth_submission, video_oracle_submission,
     )
+    from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 
     stages, parser_config = _load_stages(data, runs)
     videos = [p for p, _ in list_videos(data, "val")]

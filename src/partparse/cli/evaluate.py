@@ -18,7 +18,10 @@ from partparse.data.vocabulary import COARSE_PARTS
 from partparse.evaluation.part_state_accuracy import part_state_accuracy
 from partparse.evaluation.tps_files import read_tables
 from partparse.evaluation.tps_metric import (
-    GRID_IOUS, OFFICIAL_HUMAN_IOU, OFFICIAL_PART_IOU, TPSEvaluator,
+    GRID_IOUS,
+    OFFICIAL_HUMAN_IOU,
+    OFFICIAL_PART_IOU,
+    TPSEvaluator,
 )
 from partparse.io import InputError, one_line, read_json
 

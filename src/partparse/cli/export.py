@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,12 +23,15 @@ def export_coco(
     root: Annotated[Path, typer.Argument(help="Dataset root (SynTPS or Kinetics-TPS layout).")],
     out: Annotated[Path, typer.Option(help="Output folder.")],
     split: Annotated[str, typer.Option(help="Split to export (train, val, ...).")] = "train",
-    what: Annotated[Optional[list[Export]], typer.Option(help="Which exports (default: all three).")] = None,
+    what: Annotated[list[Export] | None, typer.Option(help="Which exports (default: all three).")] = None,
     margin: Annotated[float, typer.Option(help="Person-crop margin for the part export (fraction of size).")] = 0.15,
 ) -> None:
     """Write COCO detection JSON for persons, for parts on person crops, and COCO keypoints for pose."""
     from partparse.data.synthetic.export_coco import (
-        check_export_inputs, export_part_detection, export_person_detection, export_pose,
+        check_export_inputs,
+        export_part_detection,
+        export_person_detection,
+        export_pose,
     )
     from partparse.output_folder import check_output_folder, check_writable
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,8 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from partparse.config import short_repr
+from partparse.experiments.fusion_search import search_head_weights
 from partparse.io import InputError, atomic_write
-from partparse.pipeline.score_fusion import search_head_weights
 
 #: Largest ``--max-weight``, and most weight vectors one search may try ((max_weight + 1) ** models).
 MAX_WEIGHT = 100
@@ -29,7 +29,7 @@ MAX_COMBINATIONS = 1_000_000
 def fuse(
     scores: Annotated[list[Path], typer.Argument(help="Validation score files (.npz), one per model, in the "
                                                       "order of the recipe's ensemble.")],
-    recipe: Annotated[Optional[Path], typer.Option(help="Recipe YAML to update (a parse recipe's "
+    recipe: Annotated[Path | None, typer.Option(help="Recipe YAML to update (a parse recipe's "
                                                         "models.fusion_weights or a video recipe's fusion "
                                                         "section; comments are kept; written atomically).")] = None,
     max_weight: Annotated[int, typer.Option(help="Weights searched: integers 0..max_weight.")] = 10,

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Callable, Optional, Sequence
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -143,8 +144,8 @@ def parse(
     out: Annotated[Path, typer.Option(help="Output folder.")],
     render: Annotated[bool, typer.Option(help="Write an overlay MP4 per video.")] = False,
     report: Annotated[bool, typer.Option(help="Write OUT/report.html.")] = False,
-    gt: Annotated[Optional[Path], typer.Option(help="Ground-truth folder: the report scores the parsed videos.")] = None,
-    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set parser.pose_guidance=false")] = None,
+    gt: Annotated[Path | None, typer.Option(help="Ground-truth folder: the report scores the parsed videos.")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set parser.pose_guidance=false")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     force: Annotated[bool, typer.Option(help="Parse into a non-empty --out: first remove what a previous "
                                              "parse wrote there.")] = False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -33,7 +33,7 @@ _CONTENT_OPTIONS = ("videos", "seed", "actions", "fps", "size", "frames", "val_f
 
 def synth(
     ctx: typer.Context,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Dataset folder to create (with --preview: the PNG to write).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Dataset folder to create (with --preview: the PNG to write).")] = None,
     videos: Annotated[int, typer.Option(help="Number of videos.")] = 40,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical annotations.")] = 0,
     actions: Annotated[int, typer.Option(help="Number of action classes (first K of the built-in 10).")] = 10,
@@ -44,8 +44,8 @@ def synth(
     workers: Annotated[int, typer.Option(help="Processes rendering videos in parallel.")] = 1,
     force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder, first removing what a "
                                              "previous synth wrote there.")] = False,
-    preview: Annotated[Optional[str], typer.Option(help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="A named dataset (bench: the SynTPS benchmark); fixes every content option.")] = None,
+    preview: Annotated[str | None, typer.Option(help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
+    preset: Annotated[str | None, typer.Option(help="A named dataset (bench: the SynTPS benchmark); fixes every content option.")] = None,
 ) -> None:
     """Generate a synthetic dataset in the Kinetics-TPS layout (SynTPS), or preview one of its videos."""
     from partparse.data.synthetic.generator import SynthConfig, generate_dataset

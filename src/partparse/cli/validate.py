@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from partparse.data.tps_format import (
-    GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE, PRED_VID_FILE, read_result_files,
+    GT_PART_FILE,
+    GT_VID_FILE,
+    PRED_PART_FILE,
+    PRED_VID_FILE,
+    read_result_files,
 )
 from partparse.data.tps_validation import Problem, check_part_results, check_same_videos, check_video_results
-from partparse.data.vocabulary import Vocabulary, BODY_PARTS
+from partparse.data.vocabulary import BODY_PARTS, Vocabulary
 from partparse.io import InputError, one_line, read_json
 
 _KINDS = {GT_VID_FILE: ("vid", False), GT_PART_FILE: ("part", False),
@@ -93,9 +97,9 @@ def _missing_halves(folder: Path, present: list[Path]) -> list[Problem]:
 
 def validate(
     path: Annotated[Path, typer.Argument(help="A *_result.json file or a GT/submission folder.")],
-    gt: Annotated[Optional[Path], typer.Option(help="GT folder: check the submission covers its videos "
+    gt: Annotated[Path | None, typer.Option(help="GT folder: check the submission covers its videos "
                                                     "and uses its vocabulary.")] = None,
-    vocab_dir: Annotated[Optional[Path], typer.Option("--vocab", help="A Kinetics-TPS list/ folder "
+    vocab_dir: Annotated[Path | None, typer.Option("--vocab", help="A Kinetics-TPS list/ folder "
                                                      "(body_part.txt, part_stat.txt; action.txt where it has "
                                                      "one, as SynTPS) to check names against.")] = None,
     max_shown: Annotated[int, typer.Option(help="Show at most this many problems (all are counted).")] = 200,

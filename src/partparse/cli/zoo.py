@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -80,7 +80,7 @@ def pack(
     data_command: Annotated[str, typer.Option(help="The command that makes its training data.")],
     metrics: Annotated[str, typer.Option(help="Validation metrics as a JSON object.")] = "{}",
     training: Annotated[str, typer.Option(help="Training facts as a JSON object (seconds, steps, threads, machine).")] = "{}",
-    rebuild: Annotated[Optional[list[str]], typer.Option(help="Rebuild commands in order (repeat the option).")] = None,
+    rebuild: Annotated[list[str] | None, typer.Option(help="Rebuild commands in order (repeat the option).")] = None,
     notes: Annotated[str, typer.Option(help="Free text: what the entry is for, caveats.")] = "",
     dtype: Annotated[str, typer.Option(help="float16 | float32 for the stored weights.")] = "float16",
     replace: Annotated[bool, typer.Option(help="Replace an existing entry of that name.")] = False,

@@ -23,9 +23,10 @@ estimator's errors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,8 +36,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from partparse.data.keypoint_dots import draw_keypoint_dots
-from partparse.data.synthetic.skeleton import COCO_KEYPOINTS
 from partparse.io import InputError, read_json
+from partparse.structures import COCO_KEYPOINTS
 
 
 @dataclass

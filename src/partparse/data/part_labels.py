@@ -11,8 +11,8 @@ sorts first (Python string order). Shuffling frames or persons therefore never c
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from partparse.data.vocabulary import coarse_part
 from partparse.io import InputError, read_json

@@ -18,7 +18,7 @@ Boxes are continuous pixel corners ``(x1, y1, x2, y2)``; the window is integer `
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

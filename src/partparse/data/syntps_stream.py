@@ -3,8 +3,8 @@
 Item ``i`` of a stream is one frame of a fresh SynTPS scene drawn from ``(seed, i)`` alone (the same
 generator as ``partparse synth``: :func:`~partparse.data.synthetic.scene.sample_scene`, rendered and
 annotated as the dataset's frames are), so a stream is deterministic per seed yet, with a length far
-beyond the number of samples a run draws, cannot be memorised. One scene + frame costs ~16 ms on one
-CPU thread, small next to a detector step. The frame goes through a JPEG round trip of random quality
+beyond the number of samples a run draws, cannot be memorised. One scene + frame costs little next to a
+detector step (docs/benchmarks.md, "Timings behind design choices"). The frame goes through a JPEG round trip of random quality
 (``jpeg_quality``): the benchmark's images are H.264-decoded frames saved as JPEG, and a model trained
 on clean renders would meet compression artefacts first at validation.
 
@@ -26,7 +26,7 @@ Boxes: the generator's inclusive integer corners ``(x1, y1, x2, y2)`` become con
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,39 +37,17 @@ from torch.utils.data import Dataset
 
 from partparse.data.coco_detection import DetectionTransformConfig, detection_sample, left_right_permutation
 from partparse.data.coco_keypoints import TopDownTransformConfig, topdown_sample
-from partparse.data.synthetic.generator import SYNTH_ACTIONS
 from partparse.data.synthetic.annotate import VisibilityRule, annotate_frame
+from partparse.data.synthetic.generator import SYNTH_ACTIONS
 from partparse.data.synthetic.render import render_frames
 from partparse.data.synthetic.scene import sample_scene
-from partparse.data.synthetic.skeleton import COCO_KEYPOINTS
+from partparse.data.syntps_stream_config import SynTPSStreamConfig
 from partparse.data.vocabulary import BODY_PARTS
-from partparse.structures import PersonAnnotation
+from partparse.structures import COCO_KEYPOINTS, PersonAnnotation
 
 # Third key of the per-item SeedSequence: apart from the generator's own (seed, index) and (seed, index, 1..3)
 # streams, so a stream of seed s never replays video i of a dataset of seed s.
 _STREAM_KEY = 0x5EED
-
-
-@dataclass
-class SynTPSStreamConfig:
-    """What a stream renders. ``seed`` must differ from the evaluation set's (the bench uses 2021);
-    ``length`` is the dataset's virtual size (indices ``0 .. length-1``): keep it far above the samples a
-    run draws so no frame comes twice."""
-
-    seed: int = 7
-    length: int = 1_000_000
-    width: int = 320
-    height: int = 240
-    frames: int = 64                        # video length a frame is drawn from (motion phase)
-    fps: int = 15
-    max_people: int = 3
-    jpeg_quality: list[int] = field(default_factory=lambda: [40, 95])   # [lo, hi] of a uniform draw; [] = none
-
-    def __post_init__(self) -> None:
-        if self.length < 1:
-            raise ValueError(f"stream length must be >= 1, got {self.length}")
-        if self.jpeg_quality and (len(self.jpeg_quality) != 2 or not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100):
-            raise ValueError(f"jpeg_quality must be [] or [lo, hi] with 1 <= lo <= hi <= 100, got {self.jpeg_quality}")
 
 
 @dataclass

@@ -11,15 +11,23 @@ file order, so a round trip must not reorder videos, frames, persons or parts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from partparse.data.tps_validation import Problem, check_part_results, check_video_results, errors
 from partparse.data.vocabulary import Vocabulary
 from partparse.io import InputError, read_json, write_json
 from partparse.structures import (
-    FrameAnnotation, FramePrediction, PartAnnotation, PartProposal, PersonAnnotation, PersonPrediction,
-    VideoAnnotation, VideoPrediction, as_box,
+    FrameAnnotation,
+    FramePrediction,
+    PartAnnotation,
+    PartProposal,
+    PersonAnnotation,
+    PersonPrediction,
+    VideoAnnotation,
+    VideoPrediction,
+    as_box,
 )
 
 GT_VID_FILE = "gt_vid_result.json"

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from partparse.data.vocabulary import Vocabulary
 from partparse.structures import frame_index
 
 #: Official limits of a submission (the evaluator asserts them).
-MAX_HUMANS_PER_FRAME = 10
-MAX_PROPOSALS_PER_PART = 5
+MAX_HUMANS = 10             # humans per frame
+MAX_PROPOSALS = 5           # state proposals per part
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,8 @@ class _Checker:
             self.add("frame must be an object with a 'humans' list", video=vid, frame=key)
             return
         humans = frame["humans"]
-        if submission and len(humans) > MAX_HUMANS_PER_FRAME:
-            self.add(f"{len(humans)} humans; the official evaluator allows at most {MAX_HUMANS_PER_FRAME}",
+        if submission and len(humans) > MAX_HUMANS:
+            self.add(f"{len(humans)} humans; the official evaluator allows at most {MAX_HUMANS}",
                      video=vid, frame=key)
         for i, human in enumerate(humans):
             self._human(vid, key, i, human, submission)
@@ -216,8 +217,8 @@ class _Checker:
             return
         if len(boxes) != len(verbs):
             self.add(f"{len(boxes)} boxes but {len(verbs)} verbs; proposals are parallel lists", **where)
-        if len(verbs) > MAX_PROPOSALS_PER_PART:
-            self.add(f"{len(verbs)} proposals; the official evaluator allows at most {MAX_PROPOSALS_PER_PART}",
+        if len(verbs) > MAX_PROPOSALS:
+            self.add(f"{len(verbs)} proposals; the official evaluator allows at most {MAX_PROPOSALS}",
                      **where)
         if not verbs:
             self.add("no proposals: the part scores 0 (leave the part out instead)", "warning", **where)

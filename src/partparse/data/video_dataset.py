@@ -8,8 +8,9 @@ frames its clips need (:class:`VideoReader`), optionally resized while decoding.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ class VideoClipDataset(Dataset):
         cache_frames: decode each video whole the first time it is asked for and keep its frames (uint8,
             at ``decode_short_side``) in this process; later items only sample and transform. For short
             videos at small sizes, where decoding costs more than the model (SynTPS at 64 px: 1 MB a
-            video, 48 ms a clip to decode); every DataLoader worker holds its own copy, so pair it with
+            video; the decode time is in docs/benchmarks.md, "Timings behind design choices"); every DataLoader worker holds its own copy, so pair it with
             ``persistent_workers`` or ``num_workers=0``. The frames delivered are the same as without it.
         modality: rgb frames or RGB differences (:class:`~partparse.data.clip_modality.ClipModality`).
         person_boxes: per video, the person boxes ``(N_k, 4)`` xyxy of its keyframes (ground truth: no

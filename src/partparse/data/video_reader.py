@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import av
 import numpy as np
@@ -276,9 +276,9 @@ class VideoReader:
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         # Scale in the decoder's pixel format (YUV 4:2:0: half the bytes, chroma already subsampled),
-        # then convert with swscale's unscaled YUV->RGB path: 640x360 -> 455x256 measured ~0.4 ms a frame
-        # against ~1.9 ms for one scaled conversion to packed RGB. One reformatter per step keeps its
-        # swscale context cached across frames (frame.to_ndarray builds a new one per frame, ~2x slower).
+        # then convert with swscale's unscaled YUV->RGB path (faster than one scaled conversion to packed
+        # RGB). One reformatter per step keeps its swscale context cached across frames (frame.to_ndarray
+        # builds a new one per frame). Timings: docs/benchmarks.md, "Timings behind design choices".
         if (frame.height, frame.width) != (self.out_height, self.out_width):
             frame = self._scaler.reformat(frame, width=self.out_width, height=self.out_height,
                                           interpolation="BILINEAR", threads=1)
@@ -288,7 +288,7 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -17,8 +17,9 @@ it, or flipping turned off (``flip_prob=0``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch

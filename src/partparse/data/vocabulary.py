@@ -9,9 +9,9 @@ leaves states open (``states=None``: any state name is accepted).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from partparse.io import InputError, check_regular_file
 
@@ -57,7 +57,7 @@ class Vocabulary:
     states: tuple[str, ...] | None = None
 
     @classmethod
-    def kinetics_tps(cls) -> "Vocabulary":
+    def kinetics_tps(cls) -> Vocabulary:
         return cls(actions=KINETICS_TPS_ACTIONS, parts=BODY_PARTS, states=None)
 
     @property
@@ -78,7 +78,7 @@ class Vocabulary:
         return self.states is None or state in self.states
 
     @classmethod
-    def from_list_dir(cls, list_dir: str | Path, actions: Iterable[str] | None = None) -> "Vocabulary":
+    def from_list_dir(cls, list_dir: str | Path, actions: Iterable[str] | None = None) -> Vocabulary:
         """Read ``body_part.txt`` and ``part_stat.txt`` from a Kinetics-TPS ``list/`` folder.
 
         Actions: ``actions`` if given, else the folder's ``action.txt`` where it has one (SynTPS writes
@@ -95,7 +95,7 @@ class Vocabulary:
         return cls(actions=tuple(actions), parts=tuple(parts), states=tuple(states) if states is not None else None)
 
     @classmethod
-    def from_annotations(cls, video_actions: Mapping[str, str], part_results: Mapping) -> "Vocabulary":
+    def from_annotations(cls, video_actions: Mapping[str, str], part_results: Mapping) -> Vocabulary:
         """Collect the vocabulary present in ground-truth dicts (``gt_vid_result``/``gt_part_result``).
 
         Actions are sorted (the report's alphabetical label order); parts keep the Kinetics-TPS order
@@ -122,7 +122,7 @@ class Vocabulary:
                 "states": None if self.states is None else list(self.states)}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "Vocabulary":
+    def from_dict(cls, d: Mapping) -> Vocabulary:
         states = d.get("states")
         return cls(actions=tuple(d["actions"]), parts=tuple(d.get("parts", BODY_PARTS)),
                    states=None if states is None else tuple(states))

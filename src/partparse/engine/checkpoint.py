@@ -1,4 +1,5 @@
-"""Training checkpoints: written atomically every epoch, ``latest.pth`` for ``--resume``.
+"""Training checkpoints: written atomically every epoch, ``latest.pth`` for ``--resume``; and the one
+reader of a finished run's model weights (:func:`checkpoint_of`, :func:`read_model_state`).
 
 A checkpoint holds everything needed to continue bit-for-bit: model, optimiser, scheduler, AMP scaler,
 epoch, global iteration and the RNG states. Old epoch files are pruned, ``latest.pth`` and ``best.pth``
@@ -19,7 +20,10 @@ import numpy as np
 import torch
 
 from partparse.io import InputError
+from partparse.model_zoo import is_zoo_name
+from partparse.model_zoo import resolve as resolve_zoo
 from partparse.models.weights import load_torch_file, save_checkpoint
+from partparse.run_layout import RunLayout
 
 
 def rng_state() -> dict[str, Any]:
@@ -54,17 +58,18 @@ class CheckpointManager:
 
     def __init__(self, folder: str | Path, keep: int = 3):
         self.folder = Path(folder)
+        self.layout = RunLayout(self.folder)
         self.keep = keep
 
     @property
     def latest(self) -> Path:
-        return self.folder / "latest.pth"
+        return self.layout.latest
 
     def save(self, state: dict[str, Any], epoch: int, best: bool = False) -> Path:
-        path = save_checkpoint(self.folder / f"epoch_{epoch:03d}.pth", state)
+        path = save_checkpoint(self.layout.epoch(epoch), state)
         save_checkpoint(self.latest, state)
         if best:
-            save_checkpoint(self.folder / "best.pth", state)
+            save_checkpoint(self.layout.best, state)
         epochs = sorted(self.folder.glob("epoch_*.pth"))
         for old in epochs[: max(0, len(epochs) - self.keep)]:
             old.unlink(missing_ok=True)
@@ -82,3 +87,31 @@ class CheckpointManager:
         if not isinstance(state, dict) or "model" not in state:
             raise InputError(f"{path}: cannot read checkpoint (not a partparse training checkpoint)")
         return state
+
+
+def checkpoint_of(path: str | Path) -> tuple[Path, Path]:
+    """``(work dir, checkpoint file)`` of a work dir (``best.pth``, else ``latest.pth``), of a ``.pth``, or
+    of a model-zoo name ``zoo:<name>`` (its files checked against the manifest's sha256 first)."""
+    if is_zoo_name(path):
+        path = resolve_zoo(str(path))
+    path = Path(path)
+    if path.is_dir():
+        checkpoint = RunLayout(path).checkpoint()
+        if checkpoint is None:
+            raise InputError(f"{path}: no best.pth or latest.pth (not a finished training run?)")
+        return path, checkpoint
+    if path.suffix == ".pth":
+        if not path.is_file():
+            raise InputError(f"{path}: checkpoint not found")
+        return path.parent, path
+    raise InputError(f"{path}: expected a training work dir or a .pth checkpoint")
+
+
+def read_model_state(checkpoint: Path) -> dict[str, torch.Tensor]:
+    """The model tensors of a ``partparse train`` checkpoint, read weights-only (it cannot run code)."""
+    state = load_torch_file(checkpoint, untrusted_hint=" (refused: unpickling them could run code)",
+                            unreadable="not a readable partparse checkpoint")
+    model = state.get("model", state) if isinstance(state, dict) else None
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        raise InputError(f"{checkpoint}: holds no model state dict")
+    return model

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from partparse.config import MAX_SIDE, NON_EMPTY, UNIQUE, at_least, between, each, one_of
-from partparse.data.syntps_stream import SynTPSStreamConfig
+from partparse.data.syntps_stream_config import SynTPSStreamConfig
 from partparse.engine.optim import OptimConfig, ScheduleConfig
-from partparse.engine.trainer import TrainConfig
-from partparse.models.yolof import IMAGENET_MEAN, IMAGENET_STD
+from partparse.engine.train_config import TrainConfig
+from partparse.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass

@@ -18,10 +18,9 @@ from torch.utils.data import DataLoader, Dataset
 from partparse.data.coco_detection import COCODetectionDataset, DetectionTransformConfig
 from partparse.data.syntps_stream import SynTPSPartStream, SynTPSPersonStream
 from partparse.engine.detection_recipe import DetectionRecipe
+from partparse.engine.trainer import EvalFn
 from partparse.evaluation.coco_eval import COCODetectionEvaluator
 from partparse.io import InputError
-from partparse.models.weights import load_mapped, read_checkpoint
-from partparse.models.yolof import YOLOF, YOLOFConfig, load_mmdet_yolof
 
 
 def build_detection_datasets(recipe: DetectionRecipe) -> tuple[Dataset, COCODetectionDataset]:
@@ -53,54 +52,6 @@ def build_detection_datasets(recipe: DetectionRecipe) -> tuple[Dataset, COCODete
     return train, val
 
 
-def yolof_config(recipe: DetectionRecipe) -> YOLOFConfig:
-    m, i = recipe.model, recipe.input
-    return YOLOFConfig(num_classes=len(m.class_names), depth=m.depth, style=m.style, frozen_stages=m.frozen_stages,
-                       backbone_width=m.backbone_width, backbone_norm=m.backbone_norm,
-                       backbone_stride=m.backbone_stride,
-                       encoder_channels=m.encoder_channels, encoder_mid_channels=m.encoder_mid_channels,
-                       dilations=tuple(m.dilations), anchor_sizes=tuple(m.anchor_sizes), min_size=i.min_size,
-                       max_size=i.max_size, image_mean=tuple(m.image_mean), image_std=tuple(m.image_std),
-                       score_thresh=m.score_thresh, nms_thresh=m.nms_thresh,
-                       detections_per_img=m.detections_per_img)
-
-
-def _torchvision_backbone_key(key: str) -> str | None:
-    return None if key.startswith("fc.") else f"backbone.{key}"
-
-
-def build_detection_model(recipe: DetectionRecipe, load_pretrained: bool = True) -> YOLOF:
-    """The recipe's YOLOF; with ``load_pretrained``, its starting weights: an ImageNet backbone, an
-    mmdetection YOLOF, and/or ``load_from`` a partparse detection run (e.g. the part detector from the
-    person detector: every tensor of the same name and shape, so not the class scores).
-
-    A file from which nothing loads is an error (a wrong file must not train from scratch silently).
-    """
-    m = recipe.model
-    model = YOLOF(yolof_config(recipe))
-    if not load_pretrained:
-        return model
-    if m.backbone_pretrained:
-        report = load_mapped(model, read_checkpoint(m.backbone_pretrained, trusted=m.trust_checkpoint),
-                             _torchvision_backbone_key)
-        if not report.loaded:
-            raise InputError(f"{m.backbone_pretrained}: no tensor fits the ResNet-{m.depth} backbone ({report.summary()})")
-    if m.pretrained:
-        state = read_checkpoint(m.pretrained, trusted=m.trust_checkpoint)
-        report = load_mmdet_yolof(model, state, bgr_to_rgb=m.style == "caffe", classes=m.pretrained_classes)
-        if not report.loaded:
-            raise InputError(f"{m.pretrained}: no tensor fits the YOLOF model ({report.summary()})")
-    if m.load_from:
-        # imported here: trained_models imports this module
-        from partparse.engine.trained_models import checkpoint_of, read_model_state
-
-        _, checkpoint = checkpoint_of(m.load_from)
-        report = load_mapped(model, read_model_state(checkpoint))
-        if not report.loaded:
-            raise InputError(f"{checkpoint}: no tensor fits the YOLOF model ({report.summary()})")
-    return model
-
-
 def detection_step(model: nn.Module, batch: tuple[list, list], device: torch.device) -> dict[str, torch.Tensor]:
     """YOLOF's focal (``classification``) and GIoU (``bbox_regression``) losses of one batch."""
     images, targets = batch
@@ -128,3 +79,8 @@ def detection_eval(model: nn.Module, loader: DataLoader, device: torch.device) -
     for image_id, det in predict_detections(model, loader, device):
         evaluator.process(image_id, det)
     return evaluator.evaluate()
+
+
+def make_detection_eval(recipe: DetectionRecipe) -> EvalFn:
+    """:func:`detection_eval` (the task table's evaluation of a detection recipe)."""
+    return detection_eval

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from partparse.config import above, between, each, length, one_of
-from partparse.data.coco_keypoints import TopDownCropConfig
-from partparse.data.syntps_stream import SynTPSStreamConfig
+from partparse.data.syntps_stream_config import SynTPSStreamConfig
+from partparse.data.topdown_crop_config import TopDownCropConfig
 from partparse.engine.optim import OptimConfig, ScheduleConfig
-from partparse.engine.trainer import TrainConfig
-from partparse.models.hrnet import IMAGENET_MEAN, IMAGENET_STD
+from partparse.engine.train_config import TrainConfig
+from partparse.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass

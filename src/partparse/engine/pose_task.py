@@ -9,8 +9,8 @@ AP by :class:`~partparse.evaluation.coco_eval.COCOKeypointEvaluator`.
 
 from __future__ import annotations
 
-from functools import partial
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,7 @@ from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.trainer import EvalFn
 from partparse.evaluation.coco_eval import COCOKeypointEvaluator
 from partparse.io import InputError
-from partparse.models.hrnet import (
-    PoseHRNet, estimate_poses, hrnet_w18, hrnet_w18_small, hrnet_w32, hrnet_w48, load_mmpose_hrnet,
-)
-from partparse.models.keypoint_codec import HeatmapCodec
-from partparse.models.weights import load_mapped, read_checkpoint
-
-POSE_BUILDERS = {"hrnet_w18_small": hrnet_w18_small, "hrnet_w18": hrnet_w18, "hrnet_w32": hrnet_w32,
-                 "hrnet_w48": hrnet_w48}
+from partparse.models.hrnet import PoseHRNet, estimate_poses
 
 
 def build_pose_datasets(recipe: PoseRecipe) -> tuple[Dataset, COCODetectionDataset]:
@@ -48,32 +41,6 @@ def build_pose_datasets(recipe: PoseRecipe) -> tuple[Dataset, COCODetectionDatas
     val = COCODetectionDataset(root / d.val_ann, root / (d.val_image_dir or d.image_dir), None,
                                DetectionTransformConfig(train=False), max_images=d.val_max_images)
     return train, val
-
-
-def build_pose_model(recipe: PoseRecipe, load_pretrained: bool = True) -> PoseHRNet:
-    """The recipe's HRNet; with ``load_pretrained``, its mmpose weights (an error if none fits)."""
-    m, i = recipe.model, recipe.input
-    if m.arch not in POSE_BUILDERS:
-        raise InputError(f"model.arch must be one of {', '.join(POSE_BUILDERS)}, got {m.arch!r}")
-    codec = HeatmapCodec(input_size=(int(i.input_size[0]), int(i.input_size[1])),
-                         heatmap_size=(int(m.heatmap_size[0]), int(m.heatmap_size[1])), sigma=m.sigma,
-                         quantize_center=m.quantize_center, decode_mode=m.decode_mode, blur_kernel=m.blur_kernel)
-    model = POSE_BUILDERS[m.arch](m.num_keypoints, codec=codec, image_mean=tuple(m.image_mean),
-                                  image_std=tuple(m.image_std), flip_test=m.flip_test, shift_heatmap=m.shift_heatmap)
-    if not load_pretrained:
-        return model
-    if m.backbone_pretrained:
-        # ImageNet HRNet classifiers (official code, mmpose's open-mmlab://msra/hrnet_*) name the backbone
-        # modules as we do, without the prefix; their classification head finds no match and is dropped
-        report = load_mapped(model, read_checkpoint(m.backbone_pretrained, trusted=m.trust_checkpoint),
-                             lambda key: f"backbone.{key}")
-        if not report.loaded:
-            raise InputError(f"{m.backbone_pretrained}: no tensor fits the {m.arch} backbone ({report.summary()})")
-    if m.pretrained:
-        report = load_mmpose_hrnet(model, read_checkpoint(m.pretrained, trusted=m.trust_checkpoint))
-        if not report.loaded:
-            raise InputError(f"{m.pretrained}: no tensor fits the {m.arch} model ({report.summary()})")
-    return model
 
 
 def pose_collate(batch: list[dict[str, Any]]) -> Any:

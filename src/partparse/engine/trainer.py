@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,31 +22,16 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from partparse.config import NON_EMPTY, at_least, between, one_of
 from partparse.engine.checkpoint import CheckpointManager, rng_state, set_rng_state
 from partparse.engine.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, make_sampler
 from partparse.engine.logging import JsonlLogger
 from partparse.engine.optim import OptimConfig, ScheduleConfig, build_optimizer, build_scheduler
+from partparse.engine.train_config import TrainConfig
 from partparse.io import InputError
+from partparse.run_layout import RunLayout
 
 StepFn = Callable[[nn.Module, Any, torch.device], dict[str, torch.Tensor]]
 EvalFn = Callable[[nn.Module, DataLoader, torch.device], dict[str, float]]
-
-
-@dataclass
-class TrainConfig:
-    work_dir: Annotated[str, NON_EMPTY] = "runs/exp"
-    batch_size: Annotated[int, at_least(1)] = 4                    # per process (per GPU)
-    val_batch_size: Annotated[int, at_least(1)] = 1
-    num_workers: Annotated[int, between(0, 256)] = 0
-    seed: Annotated[int, between(0, 2**63 - 1)] = 0
-    amp: Annotated[str, one_of("auto", "off", "bf16", "fp16")] = "auto"  # auto (bf16 on CUDA, off on CPU)
-    log_interval: Annotated[int, at_least(1)] = 10                 # iterations between log lines
-    val_interval: Annotated[int, at_least(1)] = 1                  # epochs between validations
-    keep_checkpoints: Annotated[int, at_least(1)] = 3
-    max_iters_per_epoch: Annotated[int | None, at_least(1)] = None  # cap for smoke runs
-    monitor: str | None = None             # validation metric whose maximum is saved as best.pth
-    find_unused_parameters: bool = False
 
 
 class TrainingDiverged(InputError):
@@ -107,7 +92,7 @@ class Trainer:
                     if self.info.distributed else self.model)
         work = Path(cfg.work_dir)
         self.checkpoints = CheckpointManager(work, keep=cfg.keep_checkpoints)
-        self.logger = JsonlLogger(work / "metrics.jsonl", enabled=self.info.is_main)
+        self.logger = JsonlLogger(RunLayout(work).metrics, enabled=self.info.is_main)
         self.epoch, self.iteration, self.best = 0, 0, -math.inf
         self.resumed = False
 

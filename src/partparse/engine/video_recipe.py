@@ -12,7 +12,7 @@ from partparse.config import MAX_SIDE, NON_EMPTY, UNIQUE, above, between, each, 
 from partparse.data.video_transforms import CSN_MEAN, CSN_STD
 from partparse.data.vocabulary import COARSE_PARTS
 from partparse.engine.optim import OptimConfig, ScheduleConfig
-from partparse.engine.trainer import TrainConfig
+from partparse.engine.train_config import TrainConfig
 
 
 @dataclass

@@ -8,8 +8,9 @@ loss and counted wrong by the accuracy, since no class can predict it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,18 +19,18 @@ from torch.utils.data import DataLoader
 
 from partparse.data.clip_modality import ClipModality
 from partparse.data.clip_sampling import ClipSampler
-from partparse.data.part_labels import LabelSpace, build_label_spaces, read_label_spaces, video_labels
+from partparse.data.part_labels import LabelSpace, build_label_spaces, video_labels
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, ground_truth_to_json, load_annotation_tree
 from partparse.data.video_dataset import VideoClipDataset, list_videos
 from partparse.data.video_transforms import (
-    EvalClipTransformConfig, TrainClipTransformConfig, build_eval_transform, build_train_transform,
+    EvalClipTransformConfig,
+    TrainClipTransformConfig,
+    build_eval_transform,
+    build_train_transform,
 )
+from partparse.engine.trainer import EvalFn
 from partparse.engine.video_recipe import ClipConfig, VideoRecipe
 from partparse.io import InputError, read_json
-from partparse.model_zoo import is_zoo_name
-from partparse.models.csn import VideoClassifier, build_csn
-from partparse.models.csn_checkpoint import load_mmaction2_csn
-from partparse.models.weights import LoadReport, load_mapped, read_checkpoint
 from partparse.structures import frame_index
 
 
@@ -124,66 +125,6 @@ def build_video_datasets(recipe: VideoRecipe) -> tuple[VideoClipDataset, VideoCl
     return train, val, spaces
 
 
-def build_video_model(recipe: VideoRecipe, spaces: Mapping[str, LabelSpace]) -> VideoClassifier:
-    m = recipe.model
-    model = build_csn(m.variant, m.depth, {h: len(s) for h, s in spaces.items()}, dropout=m.dropout,
-                      frozen_bn=m.frozen_bn, frozen_stages=m.frozen_stages,
-                      gradient_checkpointing=m.gradient_checkpointing, zero_init_residual=m.zero_init_residual,
-                      base_channels=m.base_channels)
-    if m.pretrained:
-        load_pretrained_backbone(model, m.pretrained, trusted=m.trust_checkpoint)
-    if m.load_from:
-        load_video_run(model, m.load_from, spaces)
-    return model
-
-
-def load_video_run(model: VideoClassifier, path: str | Path, spaces: Mapping[str, LabelSpace]) -> LoadReport:
-    """Initialise ``model`` from a partparse video run (work dir, ``.pth`` or ``zoo:<name>``): the whole
-    backbone, and every head row whose class name exists in the run's label space. Label spaces are
-    built from each run's training split, so a small fine-tuning set may lack classes the run knew, or
-    hold a few it did not: matching by name keeps every known class's weights in its new row, and a
-    class new to this run keeps its fresh initialisation."""
-    from partparse.engine.trained_models import checkpoint_of, read_model_state  # it imports this module
-
-    work, checkpoint = checkpoint_of(path)
-    theirs = read_label_spaces(work / "label_spaces.json")
-    state = read_model_state(checkpoint)
-    ours = model.state_dict()
-    mapped = {k: v for k, v in state.items() if k.startswith("backbone.")}
-    for head, space in spaces.items():
-        index = {name: i for i, name in enumerate(theirs.get(head, ()))}
-        rows = [(new, index[name]) for new, name in enumerate(space.names) if name in index]
-        for key in (f"heads.{head}.fc.weight", f"heads.{head}.fc.bias"):
-            if not rows or key not in state or key not in ours or state[key].shape[1:] != ours[key].shape[1:]:
-                continue
-            merged = ours[key].clone()
-            merged[[n for n, _ in rows]] = state[key][[o for _, o in rows]].to(merged.dtype)
-            mapped[key] = merged
-    report = load_mapped(model, mapped)
-    if not report.loaded:
-        raise InputError(f"{checkpoint}: no weight of this video run fits the model ({report.summary()})")
-    return report
-
-
-def load_pretrained_backbone(model: VideoClassifier, path: str | Path, trusted: bool = False) -> LoadReport:
-    """Initialise ``model``'s backbone from ``path``: an mmaction2 CSN checkpoint, or one of ours (a
-    ``.pth`` written by ``partparse train`` or its work dir: ``best.pth``, else ``latest.pth``). Heads
-    stay as built (their classes differ between datasets). Raises :class:`InputError` naming the file
-    when no backbone weight matches."""
-    from partparse.engine.trained_models import checkpoint_of, read_model_state  # it imports this module
-
-    if is_zoo_name(path) or Path(path).is_dir() or (Path(path).parent / "recipe.yaml").is_file():
-        _, path = checkpoint_of(path)                                   # ours: a zoo name or a train work dir
-        backbone = {k: v for k, v in read_model_state(path).items() if k.startswith("backbone.")}
-        report = load_mapped(model, backbone, lambda k: k)
-    else:
-        path = Path(path)
-        report = load_mmaction2_csn(model, read_checkpoint(path, trusted=trusted), head=None)
-    if not report.loaded:
-        raise InputError(f"{path}: no CSN backbone weight matches the model")
-    return report
-
-
 def video_step(model: nn.Module, batch: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
     """Cross-entropy of every head (labels -1 ignored)."""
     logits = model(batch["inputs"].to(device, non_blocking=True))
@@ -223,3 +164,8 @@ def video_eval(model: nn.Module, loader: DataLoader, device: torch.device) -> di
     acc = {f"top1_{h}": float((scores[h].argmax(1) == labels[h]).mean()) for h in scores}
     acc["top1_mean"] = float(np.mean(list(acc.values())))
     return acc
+
+
+def make_video_eval(recipe: VideoRecipe) -> EvalFn:
+    """:func:`video_eval` (the task table's evaluation of a video recipe)."""
+    return video_eval

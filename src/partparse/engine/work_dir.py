@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 
 from partparse.io import InputError
+from partparse.run_layout import RunLayout
 
 #: Files ``partparse train`` (and ``partparse demo``) write into a work dir, besides ``epoch_NNN.pth``.
-RUN_FILES = ("recipe.yaml", "label_spaces.json", "metrics.jsonl", "latest.pth", "best.pth", "val_scores.npz",
-             "val_history.json", "coco_metrics.json", "done.json")
+RUN_FILES = tuple(p.name for p in RunLayout(Path()).run_files())
 
 
 def run_files(work: Path) -> list[Path]:

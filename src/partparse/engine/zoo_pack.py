@@ -17,11 +17,13 @@ from typing import Any
 
 import torch
 
-from partparse.engine.trained_models import checkpoint_of, read_model_state
+from partparse.engine.checkpoint import checkpoint_of, read_model_state
+from partparse.engine.tasks import task_of
 from partparse.io import InputError, atomic_write
 from partparse.model_zoo import registry
 from partparse.model_zoo.registry import MANIFEST, ZooEntry, load_manifest, sha256_of
 from partparse.models.weights import save_checkpoint
+from partparse.run_layout import RunLayout
 
 _DTYPES = {"float16": torch.float16, "float32": torch.float32}
 #: an entry name: folders of letters, digits, ``_ . -`` separated by ``/`` (``syntps/ir-csn``), never ``..``
@@ -45,16 +47,17 @@ def pack_run(run: str | Path, name: str, *, recipe: str, data: dict[str, Any], r
     root = root or registry.zoo_root()
     entries, folder = _open_entry(name, root, replace)
     work, checkpoint = checkpoint_of(run)
-    task = _task_of(work / "recipe.yaml")
+    src, dst = RunLayout(work), RunLayout(folder)
+    task = task_of(src.recipe)
     state = {k: (v.to(_DTYPES[dtype]) if v.is_floating_point() else v)
              for k, v in read_model_state(checkpoint).items()}
-    save_checkpoint(folder / "best.pth", {"model": state})
-    files = ["recipe.yaml", "best.pth"]
-    shutil.copyfile(work / "recipe.yaml", folder / "recipe.yaml")
-    for extra in ("label_spaces.json", "metrics.jsonl"):  # class names; the learning curve (partparse curves)
-        if (work / extra).is_file():
-            shutil.copyfile(work / extra, folder / extra)
-            files.append(extra)
+    save_checkpoint(dst.best, {"model": state})
+    files = [dst.recipe.name, dst.best.name]
+    shutil.copyfile(src.recipe, dst.recipe)
+    for extra in ("label_spaces", "metrics"):  # class names; the learning curve (partparse curves)
+        if getattr(src, extra).is_file():
+            shutil.copyfile(getattr(src, extra), getattr(dst, extra))
+            files.append(getattr(dst, extra).name)
     entry = ZooEntry(name=name, task=task, folder=name, files={f: sha256_of(folder / f) for f in sorted(files)},
                      recipe=recipe, data=data, rebuild=rebuild, metrics=metrics, training=training, dtype=dtype,
                      notes=notes)
@@ -99,8 +102,3 @@ def write_manifest(entries: dict[str, ZooEntry], root: Path) -> Path:
     text = json.dumps(body, indent=2, sort_keys=False) + "\n"
     return atomic_write(root / MANIFEST, lambda fh: fh.write(text))
 
-
-def _task_of(recipe_file: Path) -> str:
-    from partparse.config import read_recipe_dict
-
-    return str(read_recipe_dict(recipe_file).get("task", "video"))

@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch

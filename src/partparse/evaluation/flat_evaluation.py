@@ -19,10 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from partparse.data.tps_validation import MAX_HUMANS, MAX_PROPOSALS
 from partparse.io import InputError
-
-MAX_HUMANS = 10
-MAX_PROPOSALS = 5
 
 
 def sequential_segment_sum(values: np.ndarray, segment: np.ndarray, position: np.ndarray, n_segments: int) -> np.ndarray:

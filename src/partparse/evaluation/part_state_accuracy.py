@@ -9,7 +9,7 @@ with no such prediction for a coarse part counts as wrong. This is the report's 
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

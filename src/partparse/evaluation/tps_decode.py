@@ -24,7 +24,11 @@ import numpy as np
 
 from partparse.evaluation.json_leaves import box_rows, string_codes
 from partparse.evaluation.tps_tables import (
-    GroundTruthTables, NotCanonical, SubmissionTables, count_array, value_codes,
+    GroundTruthTables,
+    NotCanonical,
+    SubmissionTables,
+    count_array,
+    value_codes,
 )
 
 

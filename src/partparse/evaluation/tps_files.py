@@ -34,7 +34,11 @@ from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE,
 from partparse.evaluation.human_assignment import load_solver
 from partparse.evaluation.tps_decode import decode_ground_truth, decode_submission
 from partparse.evaluation.tps_tables import (
-    GroundTruthTables, NotCanonical, SubmissionTables, ground_truth_tables, submission_tables,
+    GroundTruthTables,
+    NotCanonical,
+    SubmissionTables,
+    ground_truth_tables,
+    submission_tables,
 )
 from partparse.io import InputError, check_regular_file, gc_paused, read_json
 

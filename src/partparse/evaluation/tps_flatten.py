@@ -13,10 +13,13 @@ from itertools import chain
 
 import numpy as np
 
-from partparse.data.tps_validation import check_part_results, errors
+from partparse.data.tps_validation import MAX_HUMANS, check_part_results, errors
 from partparse.evaluation.box_iou import part_iou_pairs
 from partparse.evaluation.flat_evaluation import (
-    MAX_HUMANS, CodedValues, FlatEvaluation, check_videos, too_many_humans,
+    CodedValues,
+    FlatEvaluation,
+    check_videos,
+    too_many_humans,
 )
 from partparse.evaluation.human_assignment import assign_humans, nan_box_error
 from partparse.evaluation.tps_join import join_tables
@@ -169,7 +172,7 @@ def _boxes32(boxes: list) -> np.ndarray:
 def _collect_parts(fr: _Frames, human_pred: np.ndarray, gt_part, pred_part) -> dict:
     """Parts of assigned GT humans and their proposals: one tight Python pass, the rest vectorised.
 
-    (A version with ``map``/``itemgetter`` passes per field measured 2x slower than this single loop.)
+    (Faster than ``map``/``itemgetter`` passes per field: docs/benchmarks.md, "Timings behind design choices".)
     """
     part_human, part_name, part_nstates, part_nboxes = [], [], [], []
     top_state, gt_boxes = [], []

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from partparse.data.tps_validation import MAX_HUMANS
 from partparse.evaluation.box_iou import part_iou_pairs
 from partparse.evaluation.flat_evaluation import (
-    MAX_HUMANS, CodedValues, FlatEvaluation, GroundTruthStates, check_videos, segment_positions, segment_starts,
+    CodedValues,
+    FlatEvaluation,
+    GroundTruthStates,
+    check_videos,
+    segment_positions,
+    segment_starts,
     too_many_humans,
 )
 from partparse.evaluation.human_assignment import assign_humans, nan_box_error

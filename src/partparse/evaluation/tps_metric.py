@@ -19,8 +19,9 @@ the thresholds, so it is solved once; part IoUs are computed once for the matche
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -18,6 +18,7 @@ order), for a submission the proposals of each part. Counts per row give the nes
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 

@@ -15,8 +15,9 @@ device is deep-copied to ``meta`` first (the original is untouched).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -23,7 +23,7 @@ Tensors: clips are ``float[N, 3, T, H, W]``, RGB, normalised with :data:`CSN_PIX
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -179,7 +179,7 @@ class ResNet3dCSN(nn.Module):
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "ResNet3dCSN":
+    def train(self, mode: bool = True) -> ResNet3dCSN:
         """Like ``nn.Module.train``, but frozen stages and (with ``frozen_bn``) every BN stay in eval mode."""
         super().train(mode)
         if mode:
@@ -259,28 +259,20 @@ def ir_csn_26(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClas
     return build_csn("ir", 26, num_classes, **kwargs)
 
 
+def ip_csn_26(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
+    return build_csn("ip", 26, num_classes, **kwargs)
+
+
 def ir_csn_50(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
     return build_csn("ir", 50, num_classes, **kwargs)
-
-
-def ir_csn_101(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
-    return build_csn("ir", 101, num_classes, **kwargs)
 
 
 def ir_csn_152(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
     return build_csn("ir", 152, num_classes, **kwargs)
 
 
-def ip_csn_26(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
-    return build_csn("ip", 26, num_classes, **kwargs)
-
-
 def ip_csn_50(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
     return build_csn("ip", 50, num_classes, **kwargs)
-
-
-def ip_csn_101(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:
-    return build_csn("ip", 101, num_classes, **kwargs)
 
 
 def ip_csn_152(num_classes: int | Mapping[str, int] = 400, **kwargs) -> VideoClassifier:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from functools import partial
-from typing import Mapping
 
 import torch
 from torch import nn

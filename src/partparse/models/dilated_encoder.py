@@ -8,7 +8,7 @@ checkpoint keys map onto ours in :func:`partparse.models.yolof.mmdet_yolof_key`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 from torchvision.ops.misc import Conv2dNormActivation

@@ -16,18 +16,17 @@ peaks), with flip test if ``config.flip_test``. :func:`estimate_poses` does boxe
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from partparse.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from partparse.models.keypoint_codec import HeatmapCodec, crop_boxes, flip_back, keypoint_mse_loss
 from partparse.models.weights import LoadReport, load_mapped
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 

@@ -11,9 +11,10 @@ import io
 import os
 import pickle
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -62,10 +63,9 @@ def load_torch_file(path: str | os.PathLike, trusted: bool = False, untrusted_hi
     if not path.is_file():  # also keeps FIFOs out, which would block the read
         raise InputError(f"{path}: checkpoint not found")
     try:
-        if trusted:
-            return torch.load(path, map_location="cpu", weights_only=False)
+        # trusted: unpickle everything (the allow-list is then unused)
         with torch.serialization.safe_globals(_numpy_rng_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=not trusted)
     except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
         message = str(err)
         # torch's weights-only unpickler refuses a class or function the file names ("Unsupported global:
@@ -87,8 +87,8 @@ def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> dict[str,
     source you trust. Errors name the file.
     """
     obj = load_torch_file(path, trusted, untrusted_hint=(
-        "; if the file comes from a source you trust, set {key}: true in the recipe (it then unpickles "
-        "the file, which can run code)".format(key=TRUST_KEY)))
+        f"; if the file comes from a source you trust, set {TRUST_KEY}: true in the recipe (it then unpickles "
+        "the file, which can run code)"))
     for key in ("state_dict", "model", "module"):
         if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]

@@ -17,31 +17,24 @@ one dict per image: ``boxes (N, 4)`` xyxy in input pixels, ``scores (N,)``, ``la
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 from torchvision.models import resnet18, resnet50, resnet101
-from torchvision.models.resnet import BasicBlock
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
-from torchvision.models.resnet import Bottleneck
+from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops import batched_nms, generalized_box_iou_loss, sigmoid_focal_loss
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from partparse.models.box_coder import DeltaBoxCoder
 from partparse.models.dilated_encoder import DilatedEncoder
+from partparse.models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from partparse.models.uniform_matcher import IGNORE, UniformMatcher
 from partparse.models.weights import LoadReport, load_mapped
 from partparse.models.yolof_head import YOLOFHead
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-# mmdetection's Caffe-style ResNets see BGR pixels in 0..255 minus these means (std 1); in our RGB 0..1
-# convention that is mean = m/255 (RGB order), std = 1/255, once conv1 is flipped to RGB at import.
-CAFFE_MEAN = (123.675 / 255, 116.28 / 255, 103.53 / 255)
-CAFFE_STD = (1 / 255, 1 / 255, 1 / 255)
 
 
 @dataclass
@@ -156,7 +149,7 @@ class ResNetC5(nn.Module):
         for module in self.frozen:
             module.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "ResNetC5":
+    def train(self, mode: bool = True) -> ResNetC5:
         # Frozen stages keep their BN statistics too (mmdetection's ``norm_eval`` for the frozen part).
         super().train(mode)
         for module in self.frozen:
@@ -255,7 +248,7 @@ def _check_targets(targets: list[dict[str, Tensor]] | None, num_images: int, num
             raise ValueError(f"target {i}: 'boxes' must be a (G, 4) tensor, got {getattr(boxes, 'shape', boxes)}")
         if not isinstance(labels, Tensor) or labels.shape != boxes.shape[:1]:
             raise ValueError(f"target {i}: 'labels' must be a (G,) tensor matching 'boxes'")
-        if boxes.numel() and bool(((boxes[:, 2:] <= boxes[:, :2]).any())):
+        if boxes.numel() and bool((boxes[:, 2:] <= boxes[:, :2]).any()):
             raise ValueError(f"target {i}: degenerate box (x2 <= x1 or y2 <= y1)")
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
             raise ValueError(f"target {i}: labels must lie in [0, {num_classes}), got {labels.tolist()}")
@@ -292,7 +285,7 @@ def load_mmdet_yolof(model: YOLOF, state_dict: Mapping[str, Tensor], bgr_to_rgb:
     """Load an mmdetection YOLOF state dict (from :func:`~partparse.models.weights.read_checkpoint`).
 
     ``bgr_to_rgb``: mmdetection's Caffe-style models read BGR pixels; reversing conv1's input channels
-    lets them read our RGB images (then build the model with ``style="caffe"``, ``CAFFE_MEAN/STD``).
+    lets them read our RGB images (then build the model with ``style="caffe"`` and ``image_std`` 1/255: :mod:`partparse.models.imagenet`).
     ``classes``: keep only these of the checkpoint's classes in ``cls_score`` (``(0,)`` = COCO person),
     for a model built with ``num_classes=len(classes)``.
     """
@@ -317,10 +310,6 @@ def yolof_r18(num_classes: int, **kwargs) -> YOLOF:
 
 
 def yolof_r50(num_classes: int, **kwargs) -> YOLOF:
-    """YOLOF-R50-C5; for mmdetection checkpoints pass ``style="caffe"`` and ``CAFFE_MEAN/STD``."""
+    """YOLOF-R50-C5; for mmdetection checkpoints pass ``style="caffe"`` and ``image_std`` 1/255
+    (:mod:`partparse.models.imagenet`)."""
     return YOLOF(YOLOFConfig(num_classes=num_classes, depth=50, **kwargs))
-
-
-def yolof_r101(num_classes: int, **kwargs) -> YOLOF:
-    """YOLOF-R101-C5."""
-    return YOLOF(YOLOFConfig(num_classes=num_classes, depth=101, **kwargs))

@@ -14,8 +14,8 @@ pixels (``x2 = x1 + width``), as the Protocols state. Video-level scorers are in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -24,7 +24,11 @@ from torch import Tensor, nn
 from partparse.data.vocabulary import BODY_PARTS
 from partparse.models.hrnet import PoseHRNet, estimate_poses
 from partparse.pipeline.pose_guidance import (
-    crop_person, draw_keypoint_dots, keypoints_to_crop, parts_to_frame, select_top1_per_part,
+    crop_person,
+    draw_keypoint_dots,
+    keypoints_to_crop,
+    parts_to_frame,
+    select_top1_per_part,
 )
 from partparse.pipeline.stages import PartDetections, PersonDetections
 

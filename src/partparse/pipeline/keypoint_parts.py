@@ -39,20 +39,20 @@ docs/benchmarks.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from partparse.data.synthetic.skeleton import NEUTRAL_POSE, BodyShape
 from partparse.pipeline.stages import PartDetections
+from partparse.structures import NUM_KEYPOINTS
 
-# COCO-17 indices (partparse.models.keypoint_codec.COCO_KEYPOINTS)
+# COCO-17 indices (partparse.structures.COCO_KEYPOINTS)
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR = 0, 1, 2, 3, 4
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 5, 6, 7, 8, 9, 10
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 11, 12, 13, 14, 15, 16
 FACE = (NOSE, L_EYE, R_EYE, L_EAR, R_EAR)
-NUM_KEYPOINTS = 17
 
 _BODY = BodyShape()
 #: Standing height in body units: pelvis above the soles (thigh + shin + sole radius) plus the head top

@@ -9,8 +9,8 @@ ignores extra keys). :func:`write_submission_from_videos` merges them into ``pre
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from partparse.data.tps_format import submission_from_json, submission_to_json, write_submission
 from partparse.io import InputError, read_json, write_json

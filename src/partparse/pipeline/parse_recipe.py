@@ -17,9 +17,10 @@ from __future__ import annotations
 import importlib.resources
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Iterable
+from typing import Annotated
 
 import torch
 
@@ -28,7 +29,11 @@ from partparse.io import InputError, read_json
 from partparse.model_zoo import is_zoo_name
 from partparse.model_zoo import resolve as resolve_zoo
 from partparse.pipeline.adapters import (
-    HRNetPoseEstimator, PartDetectorConfig, PersonDetectorConfig, PoseEstimatorConfig, YOLOFPartDetector,
+    HRNetPoseEstimator,
+    PartDetectorConfig,
+    PersonDetectorConfig,
+    PoseEstimatorConfig,
+    YOLOFPartDetector,
     YOLOFPersonDetector,
 )
 from partparse.pipeline.keypoint_parts import KeypointPartDetector, KeypointPartsConfig
@@ -156,22 +161,30 @@ def load_class_prior(path: str | Path) -> ClassPriorPartStates:
 
 
 def video_class_names(path: str) -> dict[str, list[str]]:
-    """``label_spaces.json`` of a trained video work dir: ``{head: class names}``."""
+    """``label_spaces.json`` of a trained video work dir: ``{head: class names}`` (:func:`load_trained`
+    returns them with the model; this reads them alone)."""
     from partparse.data.part_labels import read_label_spaces
-    from partparse.engine.trained_models import checkpoint_of
+    from partparse.engine.checkpoint import checkpoint_of
+    from partparse.run_layout import RunLayout
 
-    return read_label_spaces(checkpoint_of(path)[0] / "label_spaces.json")
+    return read_label_spaces(RunLayout(checkpoint_of(path)[0]).label_spaces)
+
+
+def load_trained(path: str, task: str, device: torch.device):
+    """:func:`partparse.engine.trained_models.load_trained` of a work dir trained for ``task``, the model in
+    eval mode on ``device``: ``(model, recipe, class names)``."""
+    from partparse.engine.trained_models import load_trained as load
+
+    trained = load(path)
+    found = getattr(trained.recipe, "task", task)
+    if found != task:
+        raise InputError(f"{path}: a {found!r} model, expected a {task!r} model here")
+    return trained._replace(model=trained.model.to(device).eval())
 
 
 def load_trained_model(path: str, task: str, device: torch.device):
     """``(model in eval mode on device, its training recipe)`` of a work dir trained for ``task``."""
-    from partparse.engine.trained_models import load_trained
-
-    model, recipe = load_trained(path)
-    found = getattr(recipe, "task", task)
-    if found != task:
-        raise InputError(f"{path}: a {found!r} model, expected a {task!r} model here")
-    return model.to(device).eval(), recipe
+    return load_trained(path, task, device)[:2]
 
 
 def load_person_detector(path: str, cfg: PersonDetectorConfig, device: torch.device) -> YOLOFPersonDetector:
@@ -252,11 +265,11 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
         parts = load_part_detector(m.parts, recipe.parts, recipe.parser.pose_guidance, device) if m.parts else None
     scorers = []
     for path in m.video:
-        model, video_recipe = load_trained_model(path, "video", device)
+        model, video_recipe, class_names = load_trained(path, "video", device)
         v = recipe.video
         cfg = VideoScorerConfig.from_clip_config(video_recipe.clips, num_clips=v.num_clips, crop=v.crop,
                                                  crop_size=v.crop_size, batch_size=v.batch_size)
-        scorers.append(CSNVideoScorer(model, video_class_names(path), cfg))
+        scorers.append(CSNVideoScorer(model, class_names, cfg))
     fused = [FusedVideoScorer(scorers, m.fusion_weights)] if len(scorers) > 1 else scorers
     prior = load_class_prior(m.class_prior) if m.class_prior else None
     return PartParser(recipe.parser, person, pose, parts, fused, prior)

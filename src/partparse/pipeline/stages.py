@@ -3,13 +3,14 @@
 Coordinates: frames are uint8 RGB numpy arrays ``(H, W, 3)``; boxes are float ``xyxy`` in *continuous*
 frame pixels (``x2 = x1 + width``), keypoints ``(x, y)`` in the same frame; the parser converts to the
 Kinetics-TPS inclusive-pixel boxes only when it writes a submission. Keypoints follow the COCO 17 order
-(:data:`partparse.models.keypoint_codec.COCO_KEYPOINTS`).
+(:data:`partparse.structures.COCO_KEYPOINTS`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class PersonDetections:
     def __len__(self) -> int:
         return len(self.boxes)
 
-    def top(self, k: int) -> "PersonDetections":
+    def top(self, k: int) -> PersonDetections:
         """The ``k`` highest-scoring persons, best first."""
         order = np.argsort(-self.scores, kind="stable")[:k]
         kp = None if self.keypoints is None else self.keypoints[order]

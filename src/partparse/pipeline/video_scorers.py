@@ -9,8 +9,8 @@ average of several scorers' probabilities, with per-head weights (:func:`~partpa
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ class VideoScorerConfig:
     batch_size: int = 8
 
     @classmethod
-    def from_clip_config(cls, clips, **overrides) -> "VideoScorerConfig":
+    def from_clip_config(cls, clips, **overrides) -> VideoScorerConfig:
         """From a video recipe's ``clips`` section; ``overrides`` (``num_clips=3``, ...) win."""
         values = dict(clip_len=clips.clip_len, frame_interval=clips.frame_interval, num_clips=clips.num_test_clips,
                       short_side=clips.short_side, crop=clips.test_crop, crop_size=clips.test_crop_size,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from partparse.io import InputError, atomic_write
 from partparse.model_zoo import is_zoo_name

@@ -11,8 +11,8 @@ between actions: the part states are not the action renamed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy.signal import lfilter

@@ -12,21 +12,22 @@ import os
 import shutil
 import string
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from partparse.data.synthetic.actions import ACTIONS, all_states
-from partparse.data.synthetic.annotate import FramePerson, VisibilityRule, annotate_frame
+from partparse.data.synthetic.annotate import VisibilityRule, annotate_frame
 from partparse.data.synthetic.keypoints_coco import keypoints_coco
 from partparse.data.synthetic.layout import SPLITS, SynthLayout, write_flist, write_name_list
 from partparse.data.synthetic.render import render_video
 from partparse.data.synthetic.scene import sample_scene
 from partparse.data.synthetic.video_io import H264Writer
+from partparse.data.synthetic.video_plan import VideoPlan, VideoResult
 from partparse.data.tps_format import ground_truth_to_json, write_ground_truth
 from partparse.data.vocabulary import BODY_PARTS
 from partparse.io import write_json
@@ -86,21 +87,6 @@ class SynthConfig:
 
     def to_dict(self) -> dict:
         return {"generator_version": GENERATOR_VERSION, **asdict(self)}
-
-
-@dataclass(frozen=True)
-class VideoPlan:
-    index: int
-    video_id: str
-    action: str
-    split: str
-
-
-@dataclass
-class VideoResult:
-    plan: VideoPlan
-    annotation: VideoAnnotation
-    people: list[list[FramePerson]]           # per annotated frame, visible persons in slot order
 
 
 def _rng(*keys: int) -> np.random.Generator:

@@ -9,14 +9,10 @@ pixels, ``track_id`` (unique per person over the dataset) and ``person_index`` (
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from partparse.data.synthetic.layout import frame_image_name
-from partparse.data.synthetic.skeleton import COCO_KEYPOINTS, COCO_SKELETON
-from partparse.structures import frame_index
-
-if TYPE_CHECKING:
-    from partparse.data.synthetic.generator import VideoResult
+from partparse.data.synthetic.skeleton import COCO_SKELETON
+from partparse.data.synthetic.video_plan import VideoResult
+from partparse.structures import COCO_KEYPOINTS, frame_index
 
 #: Persons per video are numbered below this in ``track_id = video_index * TRACKS_PER_VIDEO + slot``.
 TRACKS_PER_VIDEO = 100
@@ -31,7 +27,7 @@ def xywh(box) -> list[int]:
     return [x1, y1, x2 - x1 + 1, y2 - y1 + 1]
 
 
-def keypoints_coco(results: "list[VideoResult]", width: int, height: int, split: str) -> dict:
+def keypoints_coco(results: list[VideoResult], width: int, height: int, split: str) -> dict:
     images, annotations = [], []
     for result in results:
         vid = result.plan.video_id

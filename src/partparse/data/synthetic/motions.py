@@ -8,7 +8,7 @@ skeleton module for the conventions). Parameters not written keep the neutral po
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 

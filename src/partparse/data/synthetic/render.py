@@ -14,8 +14,8 @@ background): annotation reads visibility from it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image

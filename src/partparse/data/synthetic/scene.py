@@ -34,7 +34,7 @@ class Appearance:
     hair_line: float          # hair covers the head above this normalised height (-1 top .. 1 chin)
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "Appearance":
+    def sample(cls, rng: np.random.Generator) -> Appearance:
         return cls(skin=pick(rng, SKIN, 8), shirt=pick(rng, CLOTHING), pants=pick(rng, CLOTHING),
                    shoes=pick(rng, CLOTHING, 20) * 0.6, hair=pick(rng, HAIR, 10),
                    long_sleeves=bool(rng.random() < 0.5), shorts=bool(rng.random() < 0.3),
@@ -57,7 +57,7 @@ class Person:
 
     @classmethod
     def build(cls, schedule: Schedule, shape: BodyShape, appearance: Appearance, facing: int,
-              x0: float, foot_y: np.ndarray, height: np.ndarray) -> "Person":
+              x0: float, foot_y: np.ndarray, height: np.ndarray) -> Person:
         """Place a schedule in the world: ``root_x`` (body heights) moves the person from ``x0``."""
         points = forward_kinematics(schedule.pose, shape, facing)
         x = x0 + points.pelvis[:, 0] * height

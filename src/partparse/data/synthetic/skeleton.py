@@ -19,12 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: COCO keypoint names, in COCO order (index = keypoint id - 1 in COCO's 1-based skeleton).
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-    "right_knee", "left_ankle", "right_ankle",
-)
 #: COCO's person skeleton (1-based keypoint ids), as in ``person_keypoints_*.json``.
 COCO_SKELETON: tuple[tuple[int, int], ...] = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),
@@ -86,7 +80,7 @@ class BodyShape:
     r_foot: float = 0.028
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "BodyShape":
+    def sample(cls, rng: np.random.Generator) -> BodyShape:
         """A random build: every length and radius scaled by a shared and a per-field factor."""
         base = cls()
         girth = rng.uniform(0.85, 1.25)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
 
 import av
 import numpy as np
@@ -84,7 +84,7 @@ class H264Writer:
             self._container = None
             Path(self._tmp).unlink(missing_ok=True)
 
-    def __enter__(self) -> "H264Writer":
+    def __enter__(self) -> H264Writer:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -4,7 +4,7 @@ Table 1 of the report adds one component per row to the class-prior baseline: fr
 ensemble for the action, pose-guided part detection, box refinement, video-level part states, and the
 ensemble of the part-state classifiers. Here each row is an :class:`AblationRow` of parser switches;
 :func:`run_ablation` parses the videos once per row through memoised stages
-(:mod:`~partparse.pipeline.stage_cache`), so what rows share (persons, poses, video scores) is computed
+(:mod:`~partparse.experiments.stage_cache`), so what rows share (persons, poses, video scores) is computed
 once, and scores every row. Frozen BN is a training switch (``model.frozen_bn`` of the CSN recipe): the
 row uses whichever video models it is given.
 """
@@ -12,19 +12,22 @@ row uses whichever video models it is given.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
-from partparse.evaluation.part_state_accuracy import part_state_accuracy
-from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.data.tps_format import read_result_files, submission_to_json
 from partparse.data.vocabulary import COARSE_PARTS
+from partparse.evaluation.part_state_accuracy import part_state_accuracy
+from partparse.evaluation.tps_metric import TPSEvaluator
+from partparse.experiments.stage_cache import (
+    CachedPartDetector,
+    CachedPersonDetector,
+    CachedPoseEstimator,
+    CachedVideoScorer,
+)
 from partparse.pipeline.parser import ParserConfig, PartParser
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
-from partparse.pipeline.stage_cache import (
-    CachedPartDetector, CachedPersonDetector, CachedPoseEstimator, CachedVideoScorer,
-)
 from partparse.pipeline.stages import PartDetector, PersonDetector, PoseEstimator, VideoScorer
 from partparse.pipeline.video_scorers import FusedVideoScorer
 from partparse.structures import VideoPrediction
@@ -73,7 +76,7 @@ class AblationStages:
     prior: ClassPriorPartStates | None
     video_trained_bn: Sequence[VideoScorer] = ()
 
-    def cached(self) -> "AblationStages":
+    def cached(self) -> AblationStages:
         return AblationStages(
             CachedPersonDetector(self.person), self.pose and CachedPoseEstimator(self.pose),
             self.parts_plain and CachedPartDetector(self.parts_plain),

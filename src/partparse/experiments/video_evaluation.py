@@ -18,9 +18,9 @@ Several models are fused per head with per-model weights (equal unless given) be
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class ModelScores:
     scores: dict[str, np.ndarray]
     class_names: dict[str, list[str]]
 
-    def aligned(self, video_ids: Sequence[str]) -> "ModelScores":
+    def aligned(self, video_ids: Sequence[str]) -> ModelScores:
         """The same scores in the order of ``video_ids`` (which must all be present)."""
         row = {v: i for i, v in enumerate(self.video_ids)}
         missing = [v for v in video_ids if v not in row]

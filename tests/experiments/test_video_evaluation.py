@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from partparse.experiments.video_evaluation import (
+    ModelScores,
+    evaluate_video_recognition,
+    fuse_models,
+    load_model_scores,
+)
 from partparse.io import InputError, write_json
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 from partparse.pipeline.score_fusion import save_scores
-from partparse.pipeline.video_evaluation import (
-    ModelScores, evaluate_video_recognition, fuse_models, load_model_scores,
-)
 
 
 def _frames(state_of: dict[str, list[str]]) -> dict:

@@ -8,12 +8,19 @@ Memory grows with what is parsed: use them for one evaluation run (the demo's Ta
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from partparse.pipeline.stages import (
-    KeyframePersons, PartDetections, PartDetector, PersonDetections, PersonDetector, PoseEstimator, VideoScorer,
+    KeyframePersons,
+    PartDetections,
+    PartDetector,
+    PersonDetections,
+    PersonDetector,
+    PoseEstimator,
+    VideoScorer,
 )
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from partparse.pipeline.ablation import TABLE1, AblationRow, AblationStages, build_row_parser, run_ablation
+from partparse.experiments.ablation import TABLE1, AblationRow, AblationStages, build_row_parser, run_ablation
+from partparse.experiments.stage_cache import CachedPersonDetector, CachedVideoScorer, digest
 from partparse.pipeline.parser import ParserConfig
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
-from partparse.pipeline.stage_cache import CachedPersonDetector, CachedVideoScorer, digest
-from partparse.pipeline.stages import PartDetections, PersonDetections
-
+from partparse.pipeline.stages import PartDetections
 from tests.pipeline.parse_stubs import FixedPersons, FixedPose, OneHotScorer, all_ground_truth, make_tiny_dataset
 
 
