@@ -221,7 +221,8 @@ def _finish(files: list[Path], failed: list[tuple[str, str]], out: Path, report:
     if report:
         from partparse.viz.html_report import ReportVideo, write_html_report
 
-        write_html_report([ReportVideo(p, f) for p, f in parsed], out / "report.html", gt, failed)
+        write_html_report([ReportVideo(p, f) for p, f in parsed], out / "report.html", gt, failed,
+                          model_load_seconds=load_seconds)
     table = Table(title=f"parsed {len(parsed)} videos ({len(failed)} failed): {frames} frames, {keyframes} keyframes")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
