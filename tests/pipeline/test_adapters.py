@@ -193,3 +193,21 @@ def test_fused_csn_scorers_share_one_decoding_and_score_as_if_each_decoded(video
     mean = {h: np.mean([s[h] for s in separate], axis=0) for h in TINY_VIDEO_NAMES}
     for head, scores in fused.score(str(video), persons).items():
         np.testing.assert_allclose(scores, mean[head], rtol=1e-6)
+
+
+
+def test_pose_batched_over_frames_equals_frame_by_frame(frames):
+    """The parser hands pose a whole batch of keyframes: the crops of all frames go through the same
+    forward passes, with the results of frame-by-frame calls (frames without persons included)."""
+    from partparse.pipeline.stages import estimate_frames
+
+    boxes = [np.array([[10, 5, 40, 60], [50, 0, 90, 63]], np.float32), np.zeros((0, 4), np.float32),
+             np.array([[0, 0, 20, 30]], np.float32)]
+    pose = HRNetPoseEstimator(tiny_hrnet(), PoseEstimatorConfig(batch_size=2))  # batches span frames
+    batched = estimate_frames(pose, list(frames), boxes)
+    assert [k.shape for k, _ in batched] == [(2, 17, 2), (0, 17, 2), (1, 17, 2)]
+    for (kp, sc), frame, b in zip(batched, frames, boxes):
+        ref_kp, ref_sc = pose.estimate(frame, b)
+        np.testing.assert_allclose(kp, ref_kp, atol=1e-2)   # flat random heatmaps: see the test above
+        np.testing.assert_allclose(sc, ref_sc, atol=1e-5)
+    assert len(estimate_frames(pose, list(frames[:2]), [np.zeros((0, 4))] * 2)) == 2
