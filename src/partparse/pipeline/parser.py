@@ -224,7 +224,8 @@ class PartParser:
         todo = [i for i, d in enumerate(detections) if d.keypoints is None and len(d)]
         if todo and self.pose_estimator is not None:
             with timer("pose"):
-                found = estimate_frames(self.pose_estimator, [images[i] for i in todo], [detections[i].boxes for i in todo])
+                found = estimate_frames(self.pose_estimator, [images[i] for i in todo],
+                                        [detections[i].boxes for i in todo])
             for i, pose in zip(todo, found):
                 poses[i] = pose
         return poses

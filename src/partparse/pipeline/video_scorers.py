@@ -110,7 +110,8 @@ class CSNVideoScorer:
     def clip_key(self) -> tuple:
         """What :meth:`clips` depends on besides its arguments: every config field but ``batch_size``.
         Scorers with equal keys see identical views, so an ensemble decodes the video once for them."""
-        return tuple((f.name, repr(getattr(self.config, f.name))) for f in fields(self.config) if f.name != "batch_size")
+        config = self.config
+        return tuple((f.name, repr(getattr(config, f.name))) for f in fields(config) if f.name != "batch_size")
 
     def score(self, video_path: str, persons: KeyframePersons | None = None) -> dict[str, np.ndarray]:
         return self.score_views(self.clips(video_path, persons))

@@ -109,8 +109,8 @@ class _Raw(str):
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    cell = lambda c: c if isinstance(c, _Raw) else html.escape(str(c))  # noqa: E731
-    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, _Raw) else html.escape(str(c))}</td>" for c in r)
+                   + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -137,9 +137,9 @@ def timing_summary(videos: Sequence[ReportVideo], model_load_seconds: float | No
     keyframes = sum(len(v.prediction.frames) for v in timed)
     durations = [_video_seconds(v.facts) for v in timed]
     duration = sum(d for d in durations if d) if all(durations) else None
-    rate = lambda n: n / total if total > 0 else None  # noqa: E731
     return {"videos": len(timed), "frames": frames, "keyframes": keyframes, "seconds": stages, "total": total,
-            "frames_per_second": rate(frames) if frames else None, "keyframes_per_second": rate(keyframes),
+            "frames_per_second": frames / total if frames and total > 0 else None,
+            "keyframes_per_second": keyframes / total if total > 0 else None,
             "x_real_time": duration / total if duration and total > 0 else None,
             "model_load_seconds": model_load_seconds}
 
@@ -151,7 +151,9 @@ def _summary_html(videos: Sequence[ReportVideo], failures: Sequence[tuple[str, s
     if not t:
         out.append("<p>Timings: not recorded (these videos come without the parser's per-stage timings).</p>")
     else:
-        what = (f"{t['frames']} video frames ({t['keyframes']} keyframes)" if t["frames"] else f"{t['keyframes']} keyframes")
+        what = f"{t['keyframes']} keyframes"
+        if t["frames"]:
+            what = f"{t['frames']} video frames ({what})"
         line = f"<p>Timings ({t['videos']} videos): {what} parsed in {t['total']:.2f} s"
         if t["frames_per_second"]:
             line += f": <b>{t['frames_per_second']:.1f} video frames/s</b>"

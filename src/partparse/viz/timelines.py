@@ -117,7 +117,8 @@ def timeline_png(prediction: VideoPrediction, palette: Mapping[str, str],
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
     for ax, (title, grid) in zip(axes, panels):
-        cells = np.array([[0 if s is None else code.get(s, unknown) for s in row] for row in grid]).reshape(len(parts), -1)
+        cells = np.array([[0 if s is None else code.get(s, unknown) for s in row] for row in grid])
+        cells = cells.reshape(len(parts), -1)
         ax.imshow(cells, cmap=cmap, vmin=0, vmax=unknown, aspect="auto", interpolation="nearest")
         ax.set_yticks(range(len(parts)), parts, fontsize=7)
         ticks = list(range(0, len(keys), max(1, len(keys) // 10)))
