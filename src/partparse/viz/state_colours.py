@@ -5,7 +5,8 @@ video's timeline and ``clap`` blue in the next. :func:`state_palette` gives each
 (:class:`~partparse.data.vocabulary.Vocabulary` order: ``none`` first, then the others sorted, as
 :meth:`Vocabulary.from_annotations` orders them) a fixed colour: ``none`` light grey and ``unknown`` (the
 parser's state for parts with no source) dark grey, so that the states that mean something stand out;
-the others take matplotlib's ``tab20`` colours without its greys, then golden-angle hues past 18. Hex
+the others take matplotlib's ``tab20`` colours without its greys (strong ones first), then golden-angle
+hues past 18. Hex
 strings, so HTML (legend, table swatches) and matplotlib share them without importing matplotlib here.
 """
 
@@ -23,9 +24,10 @@ UNKNOWN_STATE = "unknown"
 ABSENT_COLOUR = "#ffffff"
 #: Fixed colours of the states that say "nothing happens" / "no source".
 SPECIAL_COLOURS = {NO_STATE: "#d9d9d9", UNKNOWN_STATE: "#7f7f7f"}
-#: matplotlib's tab20 without its two greys (which the special states use).
-_TAB18 = ("#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728", "#ff9896", "#9467bd",
-          "#c5b0d5", "#8c564b", "#c49c94", "#e377c2", "#f7b6d2", "#bcbd22", "#dbdb8d", "#17becf", "#9edae5")
+#: matplotlib's tab20 without its two greys (which the special states use): its 9 strong colours first,
+#: then their light pairs, so that a small vocabulary gets colours that differ most.
+_TAB18 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+          "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5")
 
 
 def ordered_states(states: Iterable[str]) -> list[str]:
