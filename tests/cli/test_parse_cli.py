@@ -62,6 +62,11 @@ def test_parse_writes_everything_and_reports_one_failed_video(setup, tmp_path):
             assert r.num_frames == 24
     summary = read_json(out / "summary.json")
     assert summary["videos"] == 3 and summary["frames"] == 72 and summary["failed"][0]["path"] == str(broken)
+    total = summary["seconds"]["total"]  # the report shows what the parse measured, as summary.json has it
+    assert total > 0 and f"72 video frames (15 keyframes) parsed in {total:.2f} s: <b>{72 / total:.1f} video frames/s" \
+        in report and f"models loaded once, in {summary['model_load_seconds']:.2f} s" in report
+    legend = report.split("class=legend>", 1)[1].split("</p>", 1)[0]  # the models' states, shown or not
+    assert all(f"{s}</span>" in legend for s in ("none", "clap", "raise", "unknown"))
     assert "pose_guidance: true" in (out / "parse_recipe.yaml").read_text()  # the recipe as run
 
 

@@ -176,3 +176,48 @@ def test_fused_scorer_weights_heads_and_checks_names():
         FusedVideoScorer([a, OneHotScorer({"action": ["y", "x"]}, {"action": "y"})])
     with pytest.raises(ValueError, match="3 values for 2 scorers"):
         FusedVideoScorer([a, b], {"action": [1, 1, 1]})
+
+
+def test_fused_csn_scorers_share_one_decoding_and_score_as_if_each_decoded(video, monkeypatch):
+    """An ensemble of CSNs cutting clips alike decodes the video once, with the scores of separate decoding."""
+    import dataclasses
+
+    from partparse.pipeline import video_scorers
+
+    cfg = dataclasses.replace(tiny_scorer_config(), person_centred=True, modality="rgb_diff")  # as the zoo's
+    a = CSNVideoScorer(tiny_csn(0), TINY_VIDEO_NAMES, cfg)
+    b = CSNVideoScorer(tiny_csn(1), TINY_VIDEO_NAMES, dataclasses.replace(cfg, batch_size=2))  # same views
+    c = CSNVideoScorer(tiny_csn(2), TINY_VIDEO_NAMES, dataclasses.replace(cfg, num_clips=3))   # other views
+    assert a.clip_key == b.clip_key != c.clip_key
+    persons = [(np.array([[10, 5, 60, 60]], np.float32), np.array([0.9], np.float32))] * 3
+    separate = [s.score(str(video), persons) for s in (a, b, c)]
+    opened = []
+    real_reader = video_scorers.VideoReader
+    monkeypatch.setattr(video_scorers, "VideoReader", lambda *args, **kw: opened.append(args) or real_reader(*args, **kw))
+    fused = FusedVideoScorer([a, b, c])
+    shared = fused.scores_per_model(str(video), persons)
+    assert len(opened) == 2                                          # a and b share one decoding
+    for got, want in zip(shared, separate):
+        for head in TINY_VIDEO_NAMES:
+            np.testing.assert_array_equal(got[head], want[head])
+    mean = {h: np.mean([s[h] for s in separate], axis=0) for h in TINY_VIDEO_NAMES}
+    for head, scores in fused.score(str(video), persons).items():
+        np.testing.assert_allclose(scores, mean[head], rtol=1e-6)
+
+
+
+def test_pose_batched_over_frames_equals_frame_by_frame(frames):
+    """The parser hands pose a whole batch of keyframes: the crops of all frames go through the same
+    forward passes, with the results of frame-by-frame calls (frames without persons included)."""
+    from partparse.pipeline.stages import estimate_frames
+
+    boxes = [np.array([[10, 5, 40, 60], [50, 0, 90, 63]], np.float32), np.zeros((0, 4), np.float32),
+             np.array([[0, 0, 20, 30]], np.float32)]
+    pose = HRNetPoseEstimator(tiny_hrnet(), PoseEstimatorConfig(batch_size=2))  # batches span frames
+    batched = estimate_frames(pose, list(frames), boxes)
+    assert [k.shape for k, _ in batched] == [(2, 17, 2), (0, 17, 2), (1, 17, 2)]
+    for (kp, sc), frame, b in zip(batched, frames, boxes):
+        ref_kp, ref_sc = pose.estimate(frame, b)
+        np.testing.assert_allclose(kp, ref_kp, atol=1e-2)   # flat random heatmaps: see the test above
+        np.testing.assert_allclose(sc, ref_sc, atol=1e-5)
+    assert len(estimate_frames(pose, list(frames[:2]), [np.zeros((0, 4))] * 2)) == 2

@@ -11,7 +11,14 @@ exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import errno
+import os
 import re
+
+# Idle OpenMP threads sleep instead of spinning (set before torch loads its OpenMP runtime; a value in
+# the environment wins). On a machine shared with other jobs, spinning threads of two processes fight
+# for the cores: the syntps-zoo parse on 2 threads ran 9x slower (4.8 instead of 42 video frames/s) at a
+# load average of 6 on 2 cores (docs/benchmarks.md, issue 15).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer
 from typer.core import TyperGroup

@@ -185,6 +185,7 @@ def parse(
             console.print(f"[red]error:[/red] {escape(str(err))}")
             raise typer.Exit(2)
     barrier(info)                            # the other ranks write only into the prepared folder
+    states = parser_states(parser)
     shard = videos[info.rank::info.world_size]
     done, failed = parse_videos(parser, shard, out, render, console, progress and info.is_main)
     try:
@@ -192,7 +193,7 @@ def parse(
         barrier(info)
         if info.is_main:
             files, failed = merge_outputs(videos, out, info.world_size)
-            _finish(files, failed, out, report, gt, load_seconds, console)
+            _finish(files, failed, out, report, gt, load_seconds, console, states)
     except InputError as err:                # a disk that filled up or went read-only during the run
         console.print(f"[red]error:[/red] {escape(str(err))}")
         raise typer.Exit(2)
@@ -202,8 +203,25 @@ def parse(
         raise typer.Exit(1)
 
 
+def parser_states(parser) -> list[str]:
+    """The part states the parser can give: its video models' part-state labels, its class prior's
+    states and its ``missing_state``. The report colours them all, so that reports of one recipe colour
+    alike whatever states their videos show."""
+    from partparse.data.part_labels import state_of_label
+
+    states = {parser.config.missing_state} - {None}
+    scorer = parser.video_scorer
+    for head, names in (scorer.class_names.items() if scorer is not None else []):
+        if head != "action":
+            states |= {state_of_label(n) for n in names}
+    prior = parser.state_prior
+    for table in (prior.table.values() if prior is not None else []):
+        states |= set(table.values())
+    return sorted(states)
+
+
 def _finish(files: list[Path], failed: list[tuple[str, str]], out: Path, report: bool, gt: Path | None,
-            load_seconds: float, console: Console) -> None:
+            load_seconds: float, console: Console, states: Sequence[str] = ()) -> None:
     from partparse.pipeline.parse_output import read_parsed_video
 
     parsed = [read_parsed_video(f) for f in files]
@@ -222,7 +240,8 @@ def _finish(files: list[Path], failed: list[tuple[str, str]], out: Path, report:
     if report:
         from partparse.viz.html_report import ReportVideo, write_html_report
 
-        write_html_report([ReportVideo(p, f) for p, f in parsed], out / "report.html", gt, failed)
+        write_html_report([ReportVideo(p, f) for p, f in parsed], out / "report.html", gt, failed,
+                          model_load_seconds=load_seconds, vocabulary_states=states)
     table = Table(title=f"parsed {len(parsed)} videos ({len(failed)} failed): {frames} frames, {keyframes} keyframes")
     table.add_column("stage")
     table.add_column("seconds", justify="right")

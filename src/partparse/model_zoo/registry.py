@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,27 @@ def load_manifest(root: Path | None = None) -> dict[str, ZooEntry]:
         raise InputError(f"{path}: malformed zoo manifest ({type(err).__name__}: {err})") from None
 
 
+#: ``(resolved path, inode, mtime_ns, ctime_ns, size) -> sha256`` of the files :func:`resolve` checked:
+#: a process hashes each zoo file once (a parse recipe resolves an entry several times: weights, recipe,
+#: class names; hashing the zoo took about 0.3 s a resolve). A file rewritten in place gets a new key.
+_DIGESTS: dict[tuple, str] = {}
+#: Files modified less than this many seconds ago are always hashed again (as git treats "racily
+#: clean" files): a rewrite within the file system's timestamp granularity keeps the same mtime.
+_SETTLED_S = 2.0
+
+
+def verified_sha256(path: Path) -> str:
+    """:func:`sha256_of`, remembered for the process while the file is unchanged."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
+    digest = sha256_of(path)
+    if time.time() - max(stat.st_mtime, stat.st_ctime) > _SETTLED_S:
+        _DIGESTS[key] = digest
+    return digest
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -81,6 +103,6 @@ def resolve(name: str, root: Path | None = None) -> Path:
         if not path.is_file():
             raise InputError(f"{ZOO_PREFIX}{key}: {path} is missing (reinstall partparse, or rebuild the entry: "
                              f"partparse zoo show {key})")
-        if sha256_of(path) != expected:
+        if verified_sha256(path) != expected:
             raise InputError(f"{ZOO_PREFIX}{key}: {path} is corrupt (sha256 differs from the manifest)")
     return folder

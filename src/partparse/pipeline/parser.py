@@ -28,7 +28,9 @@ from partparse.data.video_reader import VideoReader
 from partparse.data.vocabulary import COARSE_PARTS, coarse_part
 from partparse.pipeline.box_refinement import refine_person_box
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
-from partparse.pipeline.stages import PartDetections, PartDetector, PersonDetector, PoseEstimator, VideoScorer
+from partparse.pipeline.stages import (
+    PartDetections, PartDetector, PersonDetector, PoseEstimator, VideoScorer, estimate_frames,
+)
 from partparse.pipeline.video_labels import StateMode, VideoLabels, video_labels
 from partparse.pipeline.video_scorers import FusedVideoScorer
 from partparse.structures import FramePrediction, PartProposal, PersonPrediction, VideoPrediction, frame_key
@@ -188,14 +190,10 @@ class PartParser:
     def _parse_frames(self, indices: np.ndarray, images: np.ndarray, timer: "_StageTimer") -> list[FrameParse]:
         cfg = self.config
         with timer("person"):
-            detections = self.person_detector.detect(list(images))
+            detections = [d.top(cfg.top_k_persons) for d in self.person_detector.detect(list(images))]
+        poses = self._poses(images, detections, timer)
         out = []
-        for index, image, det in zip(indices.tolist(), images, detections):
-            det = det.top(cfg.top_k_persons)
-            keypoints, keypoint_scores = det.keypoints, det.keypoint_scores
-            if keypoints is None and self.pose_estimator is not None and len(det):
-                with timer("pose"):
-                    keypoints, keypoint_scores = self.pose_estimator.estimate(image, det.boxes)
+        for index, image, det, (keypoints, keypoint_scores) in zip(indices.tolist(), images, detections, poses):
             if (cfg.box_refinement or cfg.pose_guidance) and keypoints is None and len(det):
                 raise ValueError("box_refinement and pose_guidance need keypoints: give the parser a pose "
                                  "estimator (or switch them off)")
@@ -215,6 +213,21 @@ class PartParser:
                                                             keypoint_scores if guide else None)
             out.append(FrameParse(index, boxes, det.boxes, det.scores, keypoints, keypoint_scores, parts))
         return out
+
+    def _poses(self, images: np.ndarray, detections: list, timer: "_StageTimer") -> list[tuple]:
+        """``(keypoints, scores)`` per frame: the person detector's, else the pose estimator's for the persons
+        of all frames at once (one forward pass of one or two crops costs 2-3 times more per crop than
+        one of 16; pose crops have one size, so batching does not change them). Part detection stays
+        frame by frame: its batches pad crops to one size, so batching across frames would change parts."""
+        poses = [(d.keypoints, d.keypoint_scores) for d in detections]
+        todo = [i for i, d in enumerate(detections) if d.keypoints is None and len(d)]
+        if todo and self.pose_estimator is not None:
+            with timer("pose"):
+                found = estimate_frames(self.pose_estimator, [images[i] for i in todo],
+                                        [detections[i].boxes for i in todo])
+            for i, pose in zip(todo, found):
+                poses[i] = pose
+        return poses
 
 
 def _to_video_pixels(frame: FrameParse, sx: float, sy: float) -> FrameParse:

@@ -101,3 +101,14 @@ class VideoScorer(Protocol):
         """``persons``: the parser's person boxes and scores of each keyframe, for scorers that cut clips
         around the main person (ignored by the others)."""
         ...
+
+
+def estimate_frames(estimator: PoseEstimator, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray]
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:meth:`PoseEstimator.estimate` of each frame; through the estimator's ``estimate_frames`` (the
+    crops of all frames batched together) where it has one."""
+    batched = getattr(estimator, "estimate_frames", None)
+    if batched is not None:
+        return batched(frames, boxes)
+    return [estimator.estimate(f, b) for f, b in zip(frames, boxes)]
+

@@ -10,7 +10,7 @@ average of several scorers' probabilities, with per-head weights (:func:`~partpa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -106,9 +106,19 @@ class CSNVideoScorer:
         views = [self.modality.apply(self.transform(clip)) for clip in frames]
         return torch.cat([v if v.ndim == 5 else v[None] for v in views])
 
-    @torch.no_grad()
+    @property
+    def clip_key(self) -> tuple:
+        """What :meth:`clips` depends on besides its arguments: every config field but ``batch_size``.
+        Scorers with equal keys see identical views, so an ensemble decodes the video once for them."""
+        config = self.config
+        return tuple((f.name, repr(getattr(config, f.name))) for f in fields(config) if f.name != "batch_size")
+
     def score(self, video_path: str, persons: KeyframePersons | None = None) -> dict[str, np.ndarray]:
-        views = self.clips(video_path, persons)
+        return self.score_views(self.clips(video_path, persons))
+
+    @torch.no_grad()
+    def score_views(self, views: torch.Tensor) -> dict[str, np.ndarray]:
+        """Scores of views made by :meth:`clips` (of this scorer, or of one with the same :attr:`clip_key`)."""
         device = next(self.model.parameters()).device
         sums: dict[str, torch.Tensor] = {}
         for start in range(0, len(views), self.config.batch_size):
@@ -146,7 +156,7 @@ class FusedVideoScorer:
         self.class_names = names
 
     def score(self, video_path: str, persons: KeyframePersons | None = None) -> dict[str, np.ndarray]:
-        per_model = [s.score(video_path, persons) for s in self.scorers]
+        per_model = self.scores_per_model(video_path, persons)
         out = {}
         for head in self.class_names:
             have = [i for i, m in enumerate(per_model) if head in m]
@@ -154,4 +164,20 @@ class FusedVideoScorer:
             if sum(w[i] for i in have) <= 0:  # only zero-weight models have the head: average them
                 w = [1.0] * len(per_model)
             out[head] = fuse_scores([per_model[i][head][None] for i in have], [w[i] for i in have])[0]
+        return out
+
+    def scores_per_model(self, video_path: str, persons: KeyframePersons | None = None) -> list[dict[str, np.ndarray]]:
+        """Each scorer's scores. Scorers that cut their views alike (:class:`CSNVideoScorer` with the same
+        :attr:`~CSNVideoScorer.clip_key`) share one decoding of the video: decoding and cutting the clips
+        cost as much as one small CSN's forward passes."""
+        views: dict[tuple, torch.Tensor] = {}
+        out = []
+        for scorer in self.scorers:
+            key = getattr(scorer, "clip_key", None)
+            if key is None or not hasattr(scorer, "score_views"):
+                out.append(scorer.score(video_path, persons))
+                continue
+            if key not in views:
+                views[key] = scorer.clips(video_path, persons)
+            out.append(scorer.score_views(views[key]))
         return out
