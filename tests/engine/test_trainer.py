@@ -127,3 +127,24 @@ def test_a_monitor_that_is_no_validation_metric_is_one_line(tmp_path):
                       val_set=make_dataset(16, seed=1), eval_fn=eval_fn, progress=False)
     with pytest.raises(InputError, match=r"^train.monitor: 'neg_mse_typo' is not a validation metric \(known: neg_mse\)$"):
         trainer.fit()
+
+
+def test_a_logged_training_loss_is_the_mean_of_its_window(tmp_path):
+    # log_interval 2: each record is the mean of the two steps' losses, not the last batch's
+    seen: list[float] = []
+
+    def recording_step(model, batch, device):
+        losses = step_fn(model, batch, device)
+        seen.append(float(losses["mse"]))
+        return losses
+
+    trainer = Trainer(make_model(), make_dataset(), recording_step,
+                      TrainConfig(work_dir=str(tmp_path), batch_size=8, log_interval=2, monitor="neg_mse"),
+                      OptimConfig(lr=0.05), ScheduleConfig(epochs=1, milestones=[2], warmup_iters=1),
+                      val_set=make_dataset(16, seed=1), eval_fn=eval_fn, progress=False)
+    trainer.fit()
+    logged = [r for r in trainer.logger.read() if r["event"] == "train"]
+    assert [r["iteration"] for r in logged] == [2, 4, 6, 8]
+    for r in logged:
+        window = seen[r["iteration"] - 2:r["iteration"]]
+        assert r["mse"] == pytest.approx(sum(window) / 2) and r["loss"] == pytest.approx(sum(window) / 2)

@@ -161,16 +161,23 @@ class Trainer:
         self.ddp.train()
         task = bar.add_task(f"epoch {self.epoch + 1}/{self.schedule_cfg.epochs}", total=self.iters_per_epoch,
                             loss="") if bar is not None else None
+        window: dict[str, float] = {}  # loss sums since the last log: a logged loss is the mean of its window
+        steps = 0                      # (mmengine's log processor does the same; one batch's loss is noise)
         for i, batch in enumerate(self.loader):
             if i >= self.iters_per_epoch:
                 break
             losses = self._step(batch)
             self.iteration += 1
+            steps += 1
+            for name, value in losses.items():
+                window[name] = window.get(name, 0.0) + value
             if bar is not None:
-                bar.update(task, advance=1, loss=f"loss {losses['loss']:.4f}")
+                bar.update(task, advance=1, loss=f"loss {window['loss'] / steps:.4f}")
             if self.iteration % self.cfg.log_interval == 0 or i + 1 == self.iters_per_epoch:
                 self.logger.log(event="train", epoch=self.epoch, iteration=self.iteration,
-                                lr=self.optimizer.param_groups[0]["lr"], **losses)
+                                lr=self.optimizer.param_groups[0]["lr"],
+                                **{name: total / steps for name, total in window.items()})
+                window, steps = {}, 0
 
     def _step(self, batch: Any) -> dict[str, float]:
         with torch.autocast(self.info.device.type, dtype=self.amp_dtype or torch.float32,
