@@ -20,7 +20,7 @@ from rich.table import Table
 from partparse.config import short_repr
 from partparse.io import InputError, read_json, write_json
 
-TASKS = ("video", "detection", "pose")
+TASKS = ("video", "detection", "pose", "skeleton")
 
 
 def _task_of(recipe: Path) -> str:
@@ -67,6 +67,8 @@ def train(
     seed_everything(cfg.train.seed)
     if task == "video":
         _train_video(cfg, info, work, resume, force, progress)
+    elif task == "skeleton":
+        _train_skeleton(cfg, info, work, resume, force, progress)
     else:
         _train_spatial(cfg, task, info, work, resume, force, progress)
     cleanup(info)
@@ -114,6 +116,25 @@ def _train_video(cfg, info, work: Path, resume: bool, force: bool, progress: boo
     if info.is_main and trainer.val_loader is not None:
         ids, scores, labels = predict_video_scores(trainer.model, trainer.val_loader, info.device)
         save_scores(work / "val_scores.npz", ids, scores, labels)
+        _report(history, work)
+
+
+def _train_skeleton(cfg, info, work: Path, resume: bool, force: bool, progress: bool) -> None:
+    from partparse.data.skeleton_dataset import skeleton_collate
+    from partparse.engine.skeleton_task import (
+        LABEL_FILE, build_skeleton_datasets, build_skeleton_model, make_skeleton_step, skeleton_eval,
+    )
+    from partparse.engine.trainer import Trainer
+
+    train_set, val_set, labels = build_skeleton_datasets(cfg)
+    trainer = Trainer(build_skeleton_model(cfg, labels), train_set, make_skeleton_step(cfg), cfg.train, cfg.optim,
+                      cfg.schedule, val_set=val_set, eval_fn=skeleton_eval if val_set else None,
+                      collate_fn=skeleton_collate, dist_info=info, progress=progress)
+    _begin(trainer, cfg, info, work, resume, force, {LABEL_FILE: labels.to_dict()})
+    t0 = time.perf_counter()
+    history = trainer.fit()
+    if info.is_main:
+        write_json(work / "train_seconds.json", {"train_seconds": round(time.perf_counter() - t0, 1)})
         _report(history, work)
 
 

@@ -15,12 +15,12 @@ import torch
 from torch import nn
 
 from partparse.config import load_recipe, read_recipe_dict, short_repr
-from partparse.io import InputError
+from partparse.io import InputError, read_json
 from partparse.model_zoo import is_zoo_name
 from partparse.model_zoo import resolve as resolve_zoo
 from partparse.models.weights import load_torch_file
 
-TASKS = ("detection", "pose", "video")
+TASKS = ("detection", "pose", "video", "skeleton")
 
 
 def recipe_class(task: str) -> type:
@@ -37,6 +37,10 @@ def recipe_class(task: str) -> type:
         from partparse.engine.video_recipe import VideoRecipe
 
         return VideoRecipe
+    if task == "skeleton":
+        from partparse.engine.skeleton_recipe import SkeletonRecipe
+
+        return SkeletonRecipe
     raise InputError(f"unknown task {short_repr(task)} (known: {', '.join(TASKS)})")
 
 
@@ -78,6 +82,11 @@ def _build(task: str, recipe_file: Path, work: Path) -> tuple[nn.Module, Any]:
         from partparse.engine.pose_task import build_pose_model
 
         return build_pose_model(recipe, load_pretrained=False), recipe
+    if task == "skeleton":
+        from partparse.data.skeleton_dataset import SkeletonLabels
+        from partparse.engine.skeleton_task import build_skeleton_model
+
+        return build_skeleton_model(recipe, SkeletonLabels.from_dict(read_json(work / "label_spaces.json"))), recipe
     from partparse.data.part_labels import LabelSpace, read_label_spaces
     from partparse.engine.video_task import build_video_model
 
