@@ -128,7 +128,7 @@ def _train_skeleton(cfg, info, work: Path, resume: bool, force: bool, progress: 
 
     train_set, val_set, labels = build_skeleton_datasets(cfg)
     trainer = Trainer(build_skeleton_model(cfg, labels), train_set, make_skeleton_step(cfg), cfg.train, cfg.optim,
-                      cfg.schedule, val_set=val_set, eval_fn=skeleton_eval if val_set else None,
+                      cfg.schedule, val_set=val_set, eval_fn=skeleton_eval if val_set is not None else None,
                       collate_fn=skeleton_collate, dist_info=info, progress=progress)
     _begin(trainer, cfg, info, work, resume, force, {LABEL_FILE: labels.to_dict()})
     t0 = time.perf_counter()

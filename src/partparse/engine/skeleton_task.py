@@ -36,7 +36,7 @@ def build_skeleton_datasets(cfg: SkeletonRecipe) -> tuple[SkeletonTrackDataset, 
     val = None
     if d.val_root:
         val_tracks, _ = read_tracks(d.val_root, d.val_split, labels, d.max_val_videos)
-        val = SkeletonTrackDataset(val_tracks, labels, None)
+        val = SkeletonTrackDataset(val_tracks, labels, None) if val_tracks else None
     return train, val, labels
 
 

@@ -327,8 +327,8 @@ def _with_pose_action(scores: dict[str, np.ndarray], names: dict[str, list[str]]
                       pose_names: Sequence[str], source: str, weight: float) -> tuple[dict, dict]:
     """``scores``/``names`` with the pose stream's action probabilities as head ``pose_action``, and the
     ``action`` head replaced by them (``source="pose"``, or ``"fused"`` without CSNs) or by
-    ``(1 - weight) * CSNs + weight * pose stream`` (``"fused"``; the CSNs' class order is kept, classes
-    only one stream knows score 0 in the other)."""
+    ``(1 - weight) * CSNs + weight * pose stream`` (``"fused"``, over the CSNs' classes then those only the
+    pose stream knows; a class one stream does not know scores 0 there)."""
     scores, names = dict(scores), dict(names)
     scores["pose_action"], names["pose_action"] = np.asarray(pose_action, np.float32), list(pose_names)
     if source == "video" and "action" in scores:
@@ -336,9 +336,12 @@ def _with_pose_action(scores: dict[str, np.ndarray], names: dict[str, list[str]]
     if source == "pose" or "action" not in scores:
         scores["action"], names["action"] = scores["pose_action"], names["pose_action"]
         return scores, names
-    index = {n: i for i, n in enumerate(pose_names)}
-    aligned = np.array([pose_action[index[n]] if n in index else 0.0 for n in names["action"]], np.float32)
-    scores["action"] = (1 - weight) * np.asarray(scores["action"], np.float32) + weight * aligned
+    union = list(dict.fromkeys([*names["action"], *pose_names]))
+    video = dict(zip(names["action"], np.asarray(scores["action"], np.float64)))
+    pose = dict(zip(pose_names, np.asarray(pose_action, np.float64)))
+    scores["action"] = np.array([(1 - weight) * video.get(n, 0.0) + weight * pose.get(n, 0.0) for n in union],
+                                np.float32)
+    names["action"] = union
     return scores, names
 
 
