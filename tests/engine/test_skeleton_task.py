@@ -43,6 +43,11 @@ def test_trains_a_few_steps_and_loads_as_a_pose_stream(syntps, tmp_path):
     losses = [r["loss"] for r in map(__import__("json").loads, (work / "metrics.jsonl").read_text().splitlines())
               if r.get("event") == "train"]
     assert losses and all(np.isfinite(losses))
+    from partparse.pipeline.score_fusion import load_scores
+
+    ids, scores, labels = load_scores(work / "val_scores.npz")       # the pose stream's file for partparse fuse
+    assert set(scores) == {"action"} and scores["action"].shape == (len(ids), len(spaces["action"]))
+    np.testing.assert_allclose(scores["action"].sum(1), 1, atol=1e-5)
     stream = load_pose_stream(str(work), torch.device("cpu"))
     tracks, _ = read_tracks(syntps, "val")
     track = tracks[0]

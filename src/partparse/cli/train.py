@@ -123,7 +123,9 @@ def _train_skeleton(cfg, info, work: Path, resume: bool, force: bool, progress: 
     from partparse.data.skeleton_dataset import skeleton_collate
     from partparse.engine.skeleton_task import (
         LABEL_FILE, build_skeleton_datasets, build_skeleton_model, make_skeleton_step, skeleton_eval,
+        video_action_scores,
     )
+    from partparse.pipeline.score_fusion import save_scores
     from partparse.engine.trainer import Trainer
 
     train_set, val_set, labels = build_skeleton_datasets(cfg)
@@ -135,6 +137,10 @@ def _train_skeleton(cfg, info, work: Path, resume: bool, force: bool, progress: 
     history = trainer.fit()
     if info.is_main:
         write_json(work / "train_seconds.json", {"train_seconds": round(time.perf_counter() - t0, 1)})
+        if val_set is not None:  # the pose stream's file for partparse fuse (corrupted keypoints: as parsed)
+            ids, scores, truth = video_action_scores(trainer.model, val_set.tracks, labels, cfg.augment,
+                                                     cfg.train.seed, device=info.device)
+            save_scores(work / "val_scores.npz", ids, {"action": scores}, {"action": truth})
         _report(history, work)
 
 

@@ -2,7 +2,9 @@
 
 Loss: cross-entropy of the track's action plus the mean cross-entropy of every annotated body-part
 state in every keyframe. Validation: action top-1 per track and per video (tracks' probabilities
-averaged, weighted by their length, as the parser does) and the per-keyframe part-state accuracy.
+averaged, weighted by their length, as the parser does) and the per-keyframe part-state accuracy. After
+training, ``val_scores.npz`` holds the per-video action scores on corrupted validation keypoints, the
+pose stream's file for ``partparse fuse`` (with the CSNs' files: the action weights of the parser).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from partparse.data.skeleton_dataset import SkeletonLabels, SkeletonTrackDataset, read_tracks
+from partparse.data.skeleton_dataset import (
+    SkeletonAugmentConfig, SkeletonLabels, SkeletonTrackDataset, read_tracks, skeleton_collate,
+)
 from partparse.data.skeleton_features import NUM_CHANNELS, NUM_JOINTS
 from partparse.engine.skeleton_recipe import SkeletonRecipe
 from partparse.io import InputError
@@ -59,6 +63,31 @@ def make_skeleton_step(cfg: SkeletonRecipe):
     return step
 
 
+def video_action_scores(model: nn.Module, tracks: list, labels: SkeletonLabels, augment: SkeletonAugmentConfig | None,
+                        seed: int = 0, batch_size: int = 256,
+                        device: torch.device = torch.device("cpu")) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(video ids, action probabilities (N, A), true action (N,))`` per video, the tracks' probabilities
+    averaged with their seen keyframes as weights (as the parser does). ``augment``: keypoints corrupted
+    like predicted ones (a fixed ``seed``), so the scores rank the pose stream as the parser will see it
+    and ``partparse fuse`` does not overrate it."""
+    dataset = SkeletonTrackDataset(tracks, labels, augment, seed=seed)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=skeleton_collate)
+    model.eval()
+    probs = []
+    with torch.no_grad():
+        for batch in loader:
+            probs.append(model(batch["x"].to(device), batch["mask"].to(device))[0].softmax(1).double().cpu())
+    p = torch.cat(probs).numpy()
+    sums: dict[str, np.ndarray] = {}
+    truth: dict[str, int] = {}
+    for track, row in zip(tracks, p):
+        sums[track.video_id] = sums.get(track.video_id, 0) + row * max(int(track.present.sum()), 1)
+        truth[track.video_id] = track.action
+    ids = sorted(sums)
+    scores = np.stack([sums[v] / sums[v].sum() for v in ids]).astype(np.float32)
+    return ids, scores, np.array([truth[v] for v in ids], np.int64)
+
+
 def skeleton_eval(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
     dataset: SkeletonTrackDataset = loader.dataset
     probs, actions, correct, total = [], [], 0, 0
@@ -80,3 +109,4 @@ def skeleton_eval(model: nn.Module, loader: DataLoader, device: torch.device) ->
     video_top1 = np.mean([int(np.argmax(v)) == truth[k] for k, v in per_video.items()])
     return {"top1_action_track": float((p.argmax(1) == a).mean()), "top1_action_video": float(video_top1),
             "part_state_acc": correct / max(total, 1)}
+

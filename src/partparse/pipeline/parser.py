@@ -31,7 +31,7 @@ from partparse.data.video_reader import VideoReader
 from partparse.data.vocabulary import COARSE_PARTS, coarse_part
 from partparse.pipeline.box_refinement import refine_person_box
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
-from partparse.pipeline.pose_stream import PoseStream, smooth_along_tracks
+from partparse.pipeline.pose_stream import PoseStream, PoseStreamScores, smooth_along_tracks
 from partparse.pipeline.stages import PartDetections, PartDetector, PersonDetector, PoseEstimator, VideoScorer
 from partparse.pipeline.tracking import TrackerConfig, track_persons
 from partparse.pipeline.video_labels import VideoLabels, video_labels
@@ -142,6 +142,7 @@ class ParseResult:
     fps: float
     width: int
     height: int
+    pose_scores: PoseStreamScores | None = None   # the pose stream's outputs (None without one)
 
     def summary(self) -> dict:
         """JSON-ready facts of the run (no boxes): action, states, top-5 scores per head, timings."""
@@ -226,19 +227,30 @@ class PartParser:
             with timer("pose_stream"):
                 pose = self.pose_stream.score([f.keypoints for f in frames], [f.keypoint_scores for f in frames],
                                               [f.scores for f in frames], ids)
+        prediction, labels, scores, names = self.label_video(path.stem, frames, scores, names, pose)
+        timings = dict(timer.seconds)
+        timings["total"] = timer.total()
+        return ParseResult(prediction, labels, scores, names, frames, timings, info.num_frames, info.fps,
+                           info.width, info.height, pose)
+
+    def label_video(self, video_id: str, frames: list[FrameParse], scores: dict[str, np.ndarray],
+                    names: dict[str, list[str]], pose: PoseStreamScores | None = None):
+        """``(prediction, labels, scores, names)`` of tracked keyframes from the video heads' ``scores`` (over
+        ``names``) and the pose stream's: the action and the part states this parser's config asks for.
+        (Parsing is split here so that the same stage outputs can be labelled under other settings.)"""
+        if pose is not None:
             scores, names = _with_pose_action(scores, names, pose.action, self.pose_stream.class_names["action"],
                                               self._action_source(), self.config.pose_action_weight)
         coarse = list(dict.fromkeys([*COARSE_PARTS, *(coarse_part(p) for f in frames for d in f.parts for p in d.parts)]))
         mode = self.config.part_states
         labels = video_labels(scores, names, coarse, "video" if mode in ("pose", "fused") else mode, self.state_prior,
                               self.config.missing_state, self.config.state_given_action)
+        for f in frames:
+            f.part_states = None
         if pose is not None and mode in ("pose", "fused"):
-            self._per_frame_states(frames, pose.states, ids, scores, names, labels)
-        prediction = VideoPrediction(path.stem, labels.action, [_frame_prediction(f, labels) for f in frames])
-        timings = dict(timer.seconds)
-        timings["total"] = timer.total()
-        return ParseResult(prediction, labels, scores, names, frames, timings, info.num_frames, info.fps,
-                           info.width, info.height)
+            self._per_frame_states(frames, pose.states, [f.track_ids for f in frames], scores, names, labels)
+        prediction = VideoPrediction(video_id, labels.action, [_frame_prediction(f, labels) for f in frames])
+        return prediction, labels, scores, names
 
     def _action_source(self) -> str:
         source = self.config.action_source
