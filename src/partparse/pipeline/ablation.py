@@ -22,6 +22,7 @@ from partparse.data.tps_format import read_result_files, submission_to_json
 from partparse.data.vocabulary import COARSE_PARTS
 from partparse.pipeline.parser import ParserConfig, PartParser
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
+from partparse.pipeline.pose_stream import PoseStream
 from partparse.pipeline.stage_cache import (
     CachedPartDetector, CachedPersonDetector, CachedPoseEstimator, CachedVideoScorer,
 )
@@ -34,7 +35,7 @@ from partparse.structures import VideoPrediction
 class AblationRow:
     """One row: ``ensemble`` fuses every video model's action scores (else the first model's);
     ``part_ensemble`` does the same for the part-state heads; ``part_states``: ``class_prior`` (the
-    baseline) or ``video`` (the part heads)."""
+    baseline), ``video`` (the part heads) or ``fused`` (with the pose stream, :data:`POSE_ROW`)."""
 
     name: str
     ensemble: bool
@@ -52,6 +53,9 @@ TABLE1: tuple[AblationRow, ...] = (
     AblationRow("+ video-level part states", True, True, True, "video", False),
     AblationRow("+ part-state ensemble", True, True, True, "video", True),
 )
+#: Beyond the report (issue 15): per-keyframe states of each track from the pose stream fused with the video
+#: heads, and the action fused from both streams (needs :attr:`AblationStages.pose_stream`).
+POSE_ROW = AblationRow("+ pose-trajectory states", True, True, True, "fused", True)
 
 
 @dataclass
@@ -66,13 +70,14 @@ class AblationStages:
     parts_guided: PartDetector | None
     video: Sequence[VideoScorer]
     prior: ClassPriorPartStates | None
+    pose_stream: PoseStream | None = None
 
     def cached(self) -> "AblationStages":
         return AblationStages(
             CachedPersonDetector(self.person), self.pose and CachedPoseEstimator(self.pose),
             self.parts_plain and CachedPartDetector(self.parts_plain),
             self.parts_guided and CachedPartDetector(self.parts_guided),
-            [CachedVideoScorer(v) for v in self.video], self.prior)
+            [CachedVideoScorer(v) for v in self.video], self.prior, self.pose_stream)
 
 
 @dataclass
@@ -106,7 +111,8 @@ def build_row_parser(row: AblationRow, stages: AblationStages, base: ParserConfi
     cfg = replace(base, pose_guidance=row.pose_guidance, box_refinement=row.box_refinement,
                   part_states=row.part_states)
     parts = stages.parts_guided if row.pose_guidance else stages.parts_plain
-    return PartParser(cfg, stages.person, stages.pose, parts, _video_scorer(row, stages.video), stages.prior)
+    return PartParser(cfg, stages.person, stages.pose, parts, _video_scorer(row, stages.video), stages.prior,
+                      stages.pose_stream)
 
 
 def score_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | Path) -> dict[str, float]:
