@@ -81,8 +81,8 @@ class ParserConfig:
     part_states: str = "video"
     action_source: str = "auto"
     pose_action_weight: float = 0.5
-    pose_state_weight: float = 0.5
-    state_smoothing: int = 3
+    pose_state_weight: float = 0.7
+    state_smoothing: int = 1
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     state_given_action: bool = False
     missing_state: str | None = "unknown"

@@ -36,7 +36,7 @@ def keypoints_by_frame(path: str | Path) -> dict[str, dict[str, list[dict]]]:
 
 def pose_stream_oracle_submission(gt_vid: Mapping[str, str], gt_part: Mapping[str, Mapping],
                                   keypoints: Mapping[str, Mapping[str, list[dict]]], stream: PoseStream,
-                                  smoothing: int = 3, gt_actions: bool = True) -> tuple[dict, dict]:
+                                  smoothing: int = 1, gt_actions: bool = True) -> tuple[dict, dict]:
     """``(pred_vid, pred_part)``: GT boxes, each GT part's state from the pose stream run on the GT
     keypoint tracks (smoothed over ``smoothing`` keyframes), and the GT action (``gt_actions``, as the
     video-level oracle row) or the pose stream's."""
