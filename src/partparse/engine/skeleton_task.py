@@ -88,6 +88,7 @@ def video_action_scores(model: nn.Module, tracks: list, labels: SkeletonLabels, 
     return ids, scores, np.array([truth[v] for v in ids], np.int64)
 
 
+@torch.no_grad()
 def skeleton_eval(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
     dataset: SkeletonTrackDataset = loader.dataset
     probs, actions, correct, total = [], [], 0, 0
