@@ -64,3 +64,16 @@ def test_the_fused_pose_stream_scores_unseen_videos_with_tracks(check_set, tmp_p
     scores = json.loads(res.stdout)
     # floors far below the benchmark figures (docs/benchmarks.md), far above an untrained system
     assert scores["video_accuracy"] >= 0.6 and scores["score"] >= 0.3, scores
+
+
+def test_action_weights_may_give_the_pose_stream_the_last_share(tmp_path, monkeypatch):
+    """``partparse fuse ir.npz ip.npz pose.npz --recipe R`` writes three action weights: the CSNs' and the
+    pose stream's share of the fused action."""
+    from partparse.io import InputError
+
+    monkeypatch.chdir(tmp_path)
+    parser = build_parser(load_parse_recipe("syntps-zoo", ["models.fusion_weights={action: [1, 2, 3]}"]))
+    assert parser.config.pose_action_weight == 0.5
+    assert parser.video_scorer.weights["action"] == [1, 2]
+    with pytest.raises(InputError, match="one more for models.pose_stream"):
+        build_parser(load_parse_recipe("syntps-zoo", ["models.fusion_weights={action: [1, 2, 3, 4]}"]))
