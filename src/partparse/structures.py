@@ -78,12 +78,14 @@ class PersonAnnotation:
 
 @dataclass
 class PersonPrediction:
-    """A predicted person: box, up to 5 ranked proposals per body part, optional score and keypoints."""
+    """A predicted person: box, up to 5 ranked proposals per body part, optional score, keypoints and
+    ``track_id`` (the same person in other frames of the video has the same id; ``None``: not tracked)."""
 
     box: Box
     parts: dict[str, list[PartProposal]] = field(default_factory=dict)
     score: float | None = None
     keypoints: list[tuple[float, float, float]] | None = None
+    track_id: int | None = None
 
 
 @dataclass

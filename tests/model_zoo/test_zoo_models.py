@@ -106,3 +106,25 @@ def test_class_prior_covers_every_action_and_coarse_part(name):
     prior = load_class_prior(f"zoo:{name}")
     assert len(prior.table) == 10
     assert all(set(states) == {"head", "hand", "arm", "hip", "leg", "foot"} for states in prior.table.values())
+
+
+#: floors of a skeleton model on the check set's ground-truth keypoint tracks (chance: 10 % / about 25 %)
+SKELETON_FLOORS = {"top1_action_video": 0.8, "part_state_acc": 0.7}
+
+
+@pytest.mark.parametrize("name", _names("skeleton"))
+def test_skeleton_model_reads_actions_and_states_from_unseen_keypoint_tracks(name, check_set):
+    from torch.utils.data import DataLoader
+
+    from partparse.data.skeleton_dataset import SkeletonLabels, SkeletonTrackDataset, read_tracks, skeleton_collate
+    from partparse.engine.skeleton_task import skeleton_eval
+    from partparse.io import read_json
+
+    torch.set_num_threads(1)
+    model, _ = load_trained(f"zoo:{name}")
+    labels = SkeletonLabels.from_dict(read_json(resolve(name) / "label_spaces.json"))
+    tracks = [t for split in ("train", "val") for t in read_tracks(check_set, split, labels)[0]]
+    loader = DataLoader(SkeletonTrackDataset(tracks, labels), batch_size=64, collate_fn=skeleton_collate)
+    metrics = skeleton_eval(model, loader, torch.device("cpu"))
+    for metric, floor in SKELETON_FLOORS.items():
+        assert metrics[metric] >= floor, f"zoo:{name}: {metric} {metrics[metric]:.3f} < {floor}"

@@ -2,7 +2,9 @@
 
 ``--recipe R`` edits R in place with a round-trip YAML editor (ruamel.yaml): only the weights change,
 its comments, key order and layout stay. A parse recipe gets ``models.fusion_weights`` (what the parser
-reads), a video recipe its ``fusion`` section. R must be a valid recipe before, and is checked to be one
+reads), a video recipe its ``fusion`` section. Only heads every file has are fused: the CSNs' files with
+the pose stream's (``val_scores.npz`` of a skeleton run, last) give ``action`` one weight per CSN and
+one for the pose stream. R must be a valid recipe before, and is checked to be one
 after the edit, before it is replaced (atomically).
 """
 

@@ -96,8 +96,10 @@ def _train(task, cfg, info, work: Path, resume: bool, force: bool, progress: boo
     from partparse.engine.trainer import Trainer
 
     train_set, val_set, *spaces = task.datasets(cfg)
-    class_names = {h: s.to_list() for h, s in spaces[0].items()} if task.heads_from_data else None
-    model = task.build_model(cfg, spaces[0] if task.heads_from_data else None)
+    class_names = None
+    if task.heads_from_data:  # {head: class names}: label spaces (video) or plain lists (skeleton)
+        class_names = {h: s.to_list() if hasattr(s, "to_list") else list(s) for h, s in spaces[0].items()}
+    model = task.build_model(cfg, class_names)
     eval_fn = task.evaluation(cfg)
     eval_seconds: list[float] = []
 
@@ -107,7 +109,8 @@ def _train(task, cfg, info, work: Path, resume: bool, force: bool, progress: boo
         eval_seconds.append(time.perf_counter() - t)
         return out
 
-    trainer = Trainer(model, train_set, task.step, cfg.train, cfg.optim, cfg.schedule, val_set=val_set,
+    step = task.step(cfg) if task.step_from_recipe else task.step
+    trainer = Trainer(model, train_set, step, cfg.train, cfg.optim, cfg.schedule, val_set=val_set,
                       eval_fn=timed_eval, collate_fn=task.collate, dist_info=info, progress=progress)
     layout = RunLayout(work)
     _begin(trainer, cfg, info, work, resume, force, {layout.label_spaces: class_names} if class_names else {})
@@ -145,8 +148,25 @@ def _report_coco(task, cfg, trainer, history, layout: RunLayout, info, timed_eva
     _coco_table(task.name, metrics, layout.root, train_s)
 
 
+def _report_skeleton(task, cfg, trainer, history, layout: RunLayout, info, timed_eval, eval_seconds,
+                     train_s) -> None:
+    """A skeleton run: the pose stream's per-video action scores on val keypoints corrupted like predicted
+    ones (``partparse fuse`` weighs it against the CSNs with them) and the validation table."""
+    from partparse.data.skeleton_dataset import SkeletonLabels
+    from partparse.engine.skeleton_task import video_action_scores
+    from partparse.pipeline.score_fusion import save_scores
+
+    val_set = trainer.val_loader.dataset if trainer.val_loader is not None else None
+    if val_set is not None:
+        labels = SkeletonLabels.from_dict(read_json(layout.label_spaces))
+        ids, scores, truth = video_action_scores(trainer.model, val_set.tracks, labels, cfg.augment,
+                                                 cfg.train.seed, device=info.device)
+        save_scores(layout.val_scores, ids, {"action": scores}, {"action": truth})
+    _report(history, layout)
+
+
 #: ``Task.report`` -> what ends a run
-REPORTS = {"top1": _report_top1, "coco": _report_coco}
+REPORTS = {"top1": _report_top1, "coco": _report_coco, "skeleton": _report_skeleton}
 
 
 def _coco_table(task: str, metrics: dict[str, float], work: Path, train_s: float) -> None:

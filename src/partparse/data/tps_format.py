@@ -121,7 +121,9 @@ def _person_prediction(h: Mapping[str, Any]) -> PersonPrediction:
         scores = p.get("score") or [None] * len(p["verb"])
         parts[name] = [PartProposal(as_box(b), v, s) for b, v, s in zip(p["box"], p["verb"], scores)]
     kps = h.get("keypoints")
-    return PersonPrediction(as_box(h["box"]), parts, h.get("score"), [tuple(k) for k in kps] if kps else None)
+    track = h.get("track_id")
+    return PersonPrediction(as_box(h["box"]), parts, h.get("score"), [tuple(k) for k in kps] if kps else None,
+                            int(track) if isinstance(track, int) and not isinstance(track, bool) else None)
 
 
 def submission_to_json(videos: Iterable[VideoPrediction]) -> tuple[dict, dict]:

@@ -15,14 +15,17 @@ from pathlib import Path
 from partparse.engine.checkpoint import checkpoint_of, read_model_state
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.engine.pose_recipe import PoseRecipe
+from partparse.engine.skeleton_recipe import SkeletonRecipe
 from partparse.engine.video_recipe import VideoRecipe
 from partparse.data.part_labels import read_label_spaces
+from partparse.data.skeleton_features import NUM_CHANNELS, NUM_JOINTS
 from partparse.io import InputError
 from partparse.model_zoo import is_zoo_name
 from partparse.models.csn import VideoClassifier, build_csn
 from partparse.models.csn_checkpoint import load_mmaction2_csn
 from partparse.models.hrnet import PoseHRNet, hrnet_w18, hrnet_w18_small, hrnet_w32, hrnet_w48, load_mmpose_hrnet
 from partparse.models.keypoint_codec import HeatmapCodec
+from partparse.models.skeleton_gcn import SkeletonGCN
 from partparse.models.weights import LoadReport, load_mapped, read_checkpoint
 from partparse.models.yolof import YOLOF, YOLOFConfig, load_mmdet_yolof
 from partparse.run_layout import RunLayout
@@ -165,3 +168,16 @@ def load_pretrained_backbone(model: VideoClassifier, path: str | Path, trusted: 
     if not report.loaded:
         raise InputError(f"{path}: no CSN backbone weight matches the model")
     return report
+
+
+def build_skeleton_model(recipe: SkeletonRecipe, class_names: Mapping[str, Sequence[str]],
+                         load_pretrained: bool = True) -> SkeletonGCN:
+    """The recipe's skeleton model with an ``action`` head and one state head per other entry of
+    ``class_names`` (the training label spaces, or a run's ``label_spaces.json``). It trains from scratch:
+    ``load_pretrained`` has nothing to load."""
+    if "action" not in class_names:
+        raise InputError("a skeleton model's label spaces need an 'action' head")
+    m = recipe.model
+    parts = [len(names) for head, names in class_names.items() if head != "action"]
+    return SkeletonGCN(len(class_names["action"]), parts, NUM_CHANNELS, NUM_JOINTS, m.channels, m.kernel_t,
+                       m.hidden, m.dropout)

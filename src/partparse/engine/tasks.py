@@ -19,8 +19,11 @@ from torch import nn
 
 from partparse.config import read_recipe_dict, short_repr
 from partparse.engine.detection_recipe import DetectionRecipe
-from partparse.engine.model_builders import build_detection_model, build_pose_model, build_video_model
+from partparse.engine.model_builders import (
+    build_detection_model, build_pose_model, build_skeleton_model, build_video_model,
+)
 from partparse.engine.pose_recipe import PoseRecipe
+from partparse.engine.skeleton_recipe import SkeletonRecipe
 from partparse.engine.video_recipe import VideoRecipe
 from partparse.io import InputError
 
@@ -51,10 +54,12 @@ class Task:
     of the run's ``label_spaces.json``, for tasks whose heads come from the data). ``datasets(recipe)``:
     ``(train, val)``, or with ``heads_from_data`` ``(train, val, label spaces)`` (the run keeps them in
     ``label_spaces.json``, which ``build_model`` gets back as ``class_names``). ``step(model, batch, device)``: the losses.
+    With ``step_from_recipe``, ``step(recipe)`` returns that function.
     ``evaluation(recipe)``: the validation function ``(model, loader, device) -> metrics``. ``collate``:
     the loaders' ``collate_fn`` (None: PyTorch's default). ``report``: what ``partparse train`` writes and
     shows after training (``coco``: ``coco_metrics.json`` and a table; ``top1``: ``val_scores.npz``,
-    ``val_history.json`` and a table).
+    ``val_history.json`` and a table; ``skeleton``: the pose stream's per-video action scores on corrupted
+    val keypoints in ``val_scores.npz``, ``val_history.json`` and a table).
     """
 
     name: str
@@ -66,6 +71,7 @@ class Task:
     collate: Callable | None
     report: str
     heads_from_data: bool = False
+    step_from_recipe: bool = False   # ``step(recipe)`` returns the step function (its loss weights are fields)
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (
@@ -84,6 +90,12 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          step=Ref("partparse.engine.pose_task:pose_step"),
          evaluation=Ref("partparse.engine.pose_task:make_pose_eval"),
          collate=Ref("partparse.engine.pose_task:pose_collate"), report="coco"),
+    Task("skeleton", SkeletonRecipe, build_skeleton_model,
+         datasets=Ref("partparse.engine.skeleton_task:build_skeleton_task_datasets"),
+         step=Ref("partparse.engine.skeleton_task:make_skeleton_step"),
+         evaluation=Ref("partparse.engine.skeleton_task:skeleton_evaluation"),
+         collate=Ref("partparse.data.skeleton_dataset:skeleton_collate"), report="skeleton",
+         heads_from_data=True, step_from_recipe=True),
 )}
 
 
@@ -101,5 +113,5 @@ def task_of(recipe_file: str | Path) -> str:
 
 
 def recipe_class(task: str) -> type:
-    """The recipe dataclass of a ``task:`` (``detection``, ``pose`` or ``video``)."""
+    """The recipe dataclass of a ``task:`` (``detection``, ``pose``, ``video`` or ``skeleton``)."""
     return task_named(task).recipe

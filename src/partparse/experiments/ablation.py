@@ -28,6 +28,7 @@ from partparse.experiments.stage_cache import (
 )
 from partparse.pipeline.parser import ParserConfig, PartParser
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
+from partparse.pipeline.pose_stream import PoseStream
 from partparse.pipeline.stages import PartDetector, PersonDetector, PoseEstimator, VideoScorer
 from partparse.pipeline.video_scorers import FusedVideoScorer
 from partparse.structures import VideoPrediction
@@ -37,9 +38,9 @@ from partparse.structures import VideoPrediction
 class AblationRow:
     """One row: ``ensemble`` fuses every video model's action scores (else the first model's);
     ``part_ensemble`` does the same for the part-state heads; ``part_states``: ``class_prior`` (the
-    baseline) or ``video`` (the part heads); ``frozen_bn``: the video models fine-tuned with BatchNorm
-    frozen (:attr:`AblationStages.video`), else those fine-tuned with it trained
-    (:attr:`AblationStages.video_trained_bn`, when given)."""
+    baseline), ``video`` (the part heads) or ``fused`` (with the pose stream, :data:`POSE_ROW`);
+    ``frozen_bn``: the video models fine-tuned with BatchNorm frozen (:attr:`AblationStages.video`), else
+    those fine-tuned with it trained (:attr:`AblationStages.video_trained_bn`, when given)."""
 
     name: str
     ensemble: bool
@@ -58,6 +59,9 @@ TABLE1: tuple[AblationRow, ...] = (
     AblationRow("+ video-level part states", True, True, True, "video", False),
     AblationRow("+ part-state ensemble", True, True, True, "video", True),
 )
+#: Beyond the report (issue 15): per-keyframe states of each track from the pose stream fused with the video
+#: heads, and the action fused from both streams (needs :attr:`AblationStages.pose_stream`).
+POSE_ROW = AblationRow("+ pose-trajectory states", True, True, True, "fused", True)
 
 
 @dataclass
@@ -75,6 +79,7 @@ class AblationStages:
     video: Sequence[VideoScorer]
     prior: ClassPriorPartStates | None
     video_trained_bn: Sequence[VideoScorer] = ()
+    pose_stream: PoseStream | None = None
 
     def cached(self) -> AblationStages:
         return AblationStages(
@@ -82,7 +87,7 @@ class AblationStages:
             self.parts_plain and CachedPartDetector(self.parts_plain),
             self.parts_guided and CachedPartDetector(self.parts_guided),
             [CachedVideoScorer(v) for v in self.video], self.prior,
-            [CachedVideoScorer(v) for v in self.video_trained_bn])
+            video_trained_bn=[CachedVideoScorer(v) for v in self.video_trained_bn], pose_stream=self.pose_stream)
 
 
 @dataclass
@@ -117,7 +122,8 @@ def build_row_parser(row: AblationRow, stages: AblationStages, base: ParserConfi
                   part_states=row.part_states)
     parts = stages.parts_guided if row.pose_guidance else stages.parts_plain
     video = stages.video if row.frozen_bn or not stages.video_trained_bn else stages.video_trained_bn
-    return PartParser(cfg, stages.person, stages.pose, parts, _video_scorer(row, video), stages.prior)
+    return PartParser(cfg, stages.person, stages.pose, parts, _video_scorer(row, video), stages.prior,
+                      stages.pose_stream)
 
 
 def score_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | Path) -> dict[str, float]:

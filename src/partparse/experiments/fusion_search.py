@@ -49,13 +49,17 @@ def search_fusion_weights(scores: Sequence[np.ndarray], labels: np.ndarray,
 def search_head_weights(files: Sequence, grid: Sequence[float] = tuple(range(11))) -> dict[str, dict]:
     """Per head, the fusion weights of several models' validation score files and their accuracies.
 
-    Returns ``{head: {"weights": [...], "fused": acc, "single": [acc per model]}}``. The files must cover
-    the same videos (any order) and carry labels.
+    Returns ``{head: {"weights": [...], "fused": acc, "single": [acc per model]}}`` for the heads every
+    file has (the pose stream's file has only ``action``: with the CSNs' files, only the action is fused).
+    The files must cover the same videos (any order) and carry labels.
     """
     loaded = [load_scores(f) for f in files]
     ids0 = loaded[0][0]
     out: dict[str, dict] = {}
-    for head in loaded[0][1]:
+    common = [h for h in loaded[0][1] if all(h in scores for _, scores, _ in loaded)]
+    if not common:
+        raise InputError(f"{files[0]}: no head in common with the other score files")
+    for head in common:
         mats = []
         for f, (ids, scores, labels) in zip(files, loaded):
             if head not in scores or head not in labels:

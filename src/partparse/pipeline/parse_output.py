@@ -2,8 +2,8 @@
 
 A per-video JSON holds :meth:`ParseResult.summary` (action, states and their sources, top-5 scores per
 head, per-stage timings, video facts), ``video_path``, and ``frames`` in the submission layout with two
-extra keys per human: ``score`` and ``keypoints`` ``[[x, y, score], ...]`` (the official evaluator
-ignores extra keys). :func:`write_submission_from_videos` merges them into ``pred_vid_result.json`` +
+extra keys per human: ``score``, ``keypoints`` ``[[x, y, score], ...]`` and ``track_id`` (the person's
+identity across the video's frames; the official evaluator ignores extra keys). :func:`write_submission_from_videos` merges them into ``pred_vid_result.json`` +
 ``pred_part_result.json`` (without keypoints), in the order given.
 """
 
@@ -26,6 +26,8 @@ def parse_result_to_json(result: ParseResult, video_path: str | Path) -> dict:
         for person, human in zip(frame.persons, humans):
             if person.keypoints is not None:
                 human["keypoints"] = [list(k) for k in person.keypoints]
+            if person.track_id is not None:
+                human["track_id"] = person.track_id
     return {**result.summary(), "video_path": str(video_path), "frames": frames}
 
 

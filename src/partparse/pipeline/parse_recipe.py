@@ -60,7 +60,9 @@ class ParseModels:
     ``pose``/``parts`` may be ``null`` (no pose: switch ``box_refinement`` and ``pose_guidance`` off
     unless the persons come with keypoints; no parts: persons only); ``video`` lists the classifiers to
     fuse with ``fusion_weights`` ``{head: [w per model]}`` (heads not listed: equal weights; ``partparse fuse``
-    finds them). ``class_prior``: a ground-truth folder of the training split (``gt_train``, the prior is
+    finds them; ``action`` may have one more weight, the pose stream's, which then sets
+    ``parser.pose_action_weight`` to its share). ``pose_stream``: a trained skeleton model (``task:
+    skeleton``; needed by ``parser.part_states`` ``pose``/``fused``). ``class_prior``: a ground-truth folder of the training split (``gt_train``, the prior is
     fitted on it) or a JSON table ``{action: {coarse part: state}}``; ``null``: no prior."""
 
     person: str = ""
@@ -69,6 +71,7 @@ class ParseModels:
     video: list[str] = field(default_factory=list)
     fusion_weights: dict[str, Annotated[list[float], each(at_least(0)), NOT_ALL_ZERO]] = field(default_factory=dict)
     class_prior: str | None = None
+    pose_stream: str | None = None
 
 
 @dataclass
@@ -251,11 +254,23 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
         if not (person_is_yolo or m.pose):
             raise InputError(f"models.parts: {KEYPOINT_RULE} needs keypoints: models.person {PRETRAINED_POSE} "
                              "or a models.pose")
-    if m.fusion_weights and len(m.video) < 2:
-        raise InputError("models.fusion_weights needs two or more models.video")
-    for head, weights in m.fusion_weights.items():
+    fusion_weights, parser_cfg = dict(m.fusion_weights), recipe.parser
+    pose_weights = fusion_weights.get("action", [])
+    if m.pose_stream and m.video and len(pose_weights) == len(m.video) + 1:   # CSNs..., pose stream
+        parser_cfg = replace(parser_cfg, pose_action_weight=pose_weights[-1] / sum(pose_weights))
+        if len(m.video) > 1:
+            fusion_weights["action"] = list(pose_weights[:-1]) if sum(pose_weights[:-1]) > 0 else [1.0] * len(m.video)
+        else:
+            del fusion_weights["action"]
+    if fusion_weights and len(m.video) < 2:
+        raise InputError("models.fusion_weights needs two or more models.video (or action weights for "
+                         "models.video and models.pose_stream)")
+    for head, weights in fusion_weights.items():
         if len(weights) != len(m.video):
-            raise InputError(f"models.fusion_weights.{head}: {len(weights)} weights for {len(m.video)} models.video")
+            raise InputError(f"models.fusion_weights.{head}: {len(weights)} weights for {len(m.video)} models.video"
+                             + (" (action: one more for models.pose_stream)" if head == "action" and m.pose_stream else ""))
+    if parser_cfg.part_states in ("pose", "fused") and not m.pose_stream:
+        raise InputError(f"parser.part_states={parser_cfg.part_states}: needs models.pose_stream (a skeleton model)")
     yolo = build_yolo_pose(recipe.pretrained_persons, device) if person_is_yolo or pose_is_yolo else None
     person = yolo if person_is_yolo else load_person_detector(m.person, recipe.person, device)
     pose = yolo if pose_is_yolo else (load_pose_estimator(m.pose, recipe.pose, device) if m.pose else None)
@@ -270,6 +285,17 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
         cfg = VideoScorerConfig.from_clip_config(video_recipe.clips, num_clips=v.num_clips, crop=v.crop,
                                                  crop_size=v.crop_size, batch_size=v.batch_size)
         scorers.append(CSNVideoScorer(model, class_names, cfg))
-    fused = [FusedVideoScorer(scorers, m.fusion_weights)] if len(scorers) > 1 else scorers
+    fused = [FusedVideoScorer(scorers, fusion_weights)] if len(scorers) > 1 else scorers
     prior = load_class_prior(m.class_prior) if m.class_prior else None
-    return PartParser(recipe.parser, person, pose, parts, fused, prior)
+    pose_stream = load_pose_stream(m.pose_stream, device) if m.pose_stream else None
+    if pose_stream is not None and not (pose or person_is_yolo):
+        raise InputError("models.pose_stream reads keypoints: give models.pose (or a person model with keypoints)")
+    return PartParser(parser_cfg, person, pose, parts, fused, prior, pose_stream)
+
+
+def load_pose_stream(path: str, device: torch.device):
+    """The skeleton model of a work dir or zoo entry, with its class names, as the parser's pose stream."""
+    from partparse.pipeline.pose_stream import PoseStream
+
+    model, _, class_names = load_trained(path, "skeleton", device)
+    return PoseStream(model, class_names)

@@ -25,14 +25,14 @@ from torchvision.ops import nms
 
 from partparse.data.synthetic.video_io import H264Writer
 from partparse.data.video_reader import VideoReader
-from partparse.structures import FramePrediction, VideoPrediction, frame_index
+from partparse.structures import FramePrediction, PersonPrediction, VideoPrediction, frame_index
 
 #: COCO skeleton as pairs of 0-based keypoint indices (limbs, torso, face).
 COCO_SKELETON: tuple[tuple[int, int], ...] = (
     (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
     (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
 )
-#: Person colours, cycled by rank in the frame (the best-scoring person first).
+#: Person colours: one per track id (cycled) when the persons have track ids, else by rank in the frame.
 PERSON_COLOURS: tuple[tuple[int, int, int], ...] = (
     (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
     (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
@@ -98,6 +98,13 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+def person_colour(person: PersonPrediction, rank: int) -> tuple[int, int, int]:
+    """The colour of a person: its track's (the same in every frame) when it has a track id, else its
+    rank's in this frame."""
+    key = rank if person.track_id is None else person.track_id - 1
+    return PERSON_COLOURS[key % len(PERSON_COLOURS)]
+
+
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour, font) -> None:
     """Text on a dark box (readable on any background), kept inside the image at the top."""
     x, y = xy
@@ -126,7 +133,7 @@ def draw_frame(image: np.ndarray, frame: FramePrediction | None, action: str | N
         return [float(v) * zoom for v in values]
 
     for i, person in enumerate(shown_persons(frame, style)):
-        colour = PERSON_COLOURS[i % len(PERSON_COLOURS)]
+        colour = person_colour(person, i)
         box = xy(person.box)
         draw.rectangle(box, outline=colour, width=2 * unit)
         if person.keypoints:
@@ -145,8 +152,10 @@ def draw_frame(image: np.ndarray, frame: FramePrediction | None, action: str | N
                 draw.rectangle(part, outline=part_colour, width=1)
                 if style.part_labels == "all" or (style.part_labels == "active" and state not in QUIET_STATES):
                     _label(draw, (part[0], part[1]), f"{name}: {state}", part_colour, font)
-        if person.score is not None:
-            _label(draw, (box[0], box[1]), f"{person.score:.2f}", colour, font)
+        tag = " ".join(t for t in (f"#{person.track_id}" if person.track_id is not None else "",
+                                   f"{person.score:.2f}" if person.score is not None else "") if t)
+        if tag:
+            _label(draw, (box[0], box[1]), tag, colour, font)
     if action is not None:
         text = action if action_score is None else f"{action} ({action_score:.2f})"
         _label(draw, (4, 16 * unit), text, (255, 255, 255), _font(12 * unit))
