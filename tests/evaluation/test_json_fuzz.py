@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from partparse.cli import app
-from partparse.cli.evaluate import _evaluator
 from partparse.cli.validate import validate_path
 from partparse.data.tps_format import load_ground_truth, load_submission
-from partparse.evaluation.part_state_accuracy import part_state_accuracy
+from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.io import InputError
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -108,9 +107,9 @@ def test_library_readers_raise_only_input_errors(files, keep):
         _only_input_errors(lambda: validate_path(pred, gt=gt))
 
         def score():                          # what `partparse evaluate` does
-            ev, gt_part = _evaluator(gt, pred, "official")
+            ev = TPSEvaluator.from_folders(gt, pred, "official")
             ev.evaluate()
-            part_state_accuracy(gt_part, ev.flat, 0.5)
+            ev.part_state_accuracy(0.5)
 
         _only_input_errors(score)
 

@@ -1,9 +1,9 @@
-"""Join the ground-truth and submission tables (:mod:`tps_tables`) into a :class:`FlatEvaluation`.
+"""Join the ground-truth and submission tables (:mod:`metric_tables`) into a :class:`FlatEvaluation`.
 
 Array work only: GT frames find their predicted frame through one dict of frame keys, the assignment runs
 on the human boxes (:func:`assign_humans`), and each GT part of an assigned human finds the part of the
 same name of its prediction by a sorted search on ``(prediction, part name)`` integer keys. The rows come
-out in the order of the general walk (:mod:`tps_flatten`), so the official sums keep their order.
+out in the order of the general walk (:mod:`general_walk`), so the official sums keep their order.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from partparse.evaluation.flat_evaluation import (
     too_many_humans,
 )
 from partparse.evaluation.human_assignment import assign_humans, nan_box_error
-from partparse.evaluation.tps_tables import GroundTruthTables, SubmissionTables
+from partparse.evaluation.metric_tables import GroundTruthTables, SubmissionTables
 from partparse.io import InputError
 
 
