@@ -74,9 +74,10 @@ def test_repeated_keys_keep_the_last_value_at_the_first_place_as_json_does():
     part = ('{"box": [[1, 1, 9, 9], [2, 2, 8, 8]], "verb": ["a", "b"], "box": [[3, 3, 7, 7]], "verb": ["c"]}')
     human = ('{"box": [0, 0, 5, 5], "parts": {"head": %s, "hip": {"box": [], "verb": []}, "head": %s}, '
              '"box": [1, 1, 6, 6]}')
-    frame = '{"humans": [%s], "humans": [%s, %s]}' % (human % (part, part), human % (part, part), human % ("{}", part))
+    frame = '{"humans": [%s], "humans": [%s, %s]}' % (  # noqa: UP031 (JSON braces: % keeps them plain)
+        human % (part, part), human % (part, part), human % ("{}", part))
     frame = frame.replace('"head": {}', '"head": {"box": [[4, 4, 6, 6]], "verb": ["d"]}')
-    text = ('{"v1": {"img_00001.json": %s, "img_00006.json": %s, "img_00001.json": %s}, "v2": {}, "v1": {}}'
+    text = ('{"v1": {"img_00001.json": %s, "img_00006.json": %s, "img_00001.json": %s}, "v2": {}, "v1": {}}'  # noqa: UP031
             % (frame, frame, frame)).encode()
     pv = {"v1": "jump", "v2": "jump"}
     _assert_same(decode_submission(pv, text), submission_tables(pv, json.loads(text)))

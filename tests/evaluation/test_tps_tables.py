@@ -90,7 +90,7 @@ def test_read_tables_in_processes_equals_in_process(tmp_path):
     forked = read_tables(tmp_path / "gt", tmp_path / "pred", processes=True)
     here = read_tables(tmp_path / "gt", tmp_path / "pred", processes=False)
     assert forked is not None and here is not None
-    for a, b in zip(forked, here):
+    for a, b in zip(forked, here, strict=True):
         for field in dataclasses.fields(a):
             x, y = getattr(a, field.name), getattr(b, field.name)
             assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y, field.name

@@ -51,9 +51,11 @@ def evaluate(
     gt: Annotated[Path, typer.Option(help="Folder with gt_vid_result.json and gt_part_result.json.")],
     pred: Annotated[Path, typer.Option(help="Folder with pred_vid_result.json and pred_part_result.json.")],
     human_iou: Annotated[float, typer.Option(help="HUMAN_IOU_THRESH (a match needs IoU > this).")] = OFFICIAL_HUMAN_IOU,
-    part_iou: Annotated[float, typer.Option(help="PART_IOU_THRESH (a part hit needs IoU >= this).")] = OFFICIAL_PART_IOU,
-    matching: Annotated[Matching, typer.Option(help="official: disjoint pairs enter the assignment with IoU -1 "
-                                                     "(the official script); corrected: they count 0.")] = Matching.official,
+    part_iou: Annotated[float, typer.Option(
+        help="PART_IOU_THRESH (a part hit needs IoU >= this).")] = OFFICIAL_PART_IOU,
+    matching: Annotated[Matching, typer.Option(
+        help="official: disjoint pairs enter the assignment with IoU -1 (the official script); "
+             "corrected: they count 0.")] = Matching.official,
     grid: Annotated[bool, typer.Option(help="Also score the official 5x5 grid of human/part IoU thresholds.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
@@ -70,7 +72,7 @@ def evaluate(
     except InputError as err:
         err = _with_folders(err, gt, pred)
         Console(stderr=True).print(f"[red]error:[/red] {escape(one_line(str(err)))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if as_json:
         out = result.to_dict()
         out["part_state_accuracy"] = parts

@@ -23,7 +23,8 @@ from partparse.data.tps_validation import MAX_HUMANS, MAX_PROPOSALS
 from partparse.io import InputError
 
 
-def sequential_segment_sum(values: np.ndarray, segment: np.ndarray, position: np.ndarray, n_segments: int) -> np.ndarray:
+def sequential_segment_sum(values: np.ndarray, segment: np.ndarray, position: np.ndarray,
+                           n_segments: int) -> np.ndarray:
     """Sum ``values`` per segment, adding strictly left to right by ``position`` (like a Python loop).
 
     Pairwise or blocked summation (``np.add.reduceat``, ``bincount``) can differ in the last bit; the

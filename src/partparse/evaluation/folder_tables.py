@@ -106,7 +106,7 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
     context = multiprocessing.get_context("fork")
     children = []
     try:
-        for (read, folder), spill in zip(jobs, spills):
+        for (read, folder), spill in zip(jobs, spills, strict=True):
             receive, send = context.Pipe(duplex=False)
             # the child closes every read end it inherits, its own included: with the parent gone, its
             # write then fails (EPIPE) instead of blocking for ever on a full pipe
@@ -231,4 +231,5 @@ def _receive(receive, spill):
     # on a writable private mapping it copies every page)
     data = memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_COPY)) if sum(sizes) else memoryview(b"")
     offsets = np.cumsum([0] + sizes).tolist()
-    return pickle.loads(header, buffers=[bytearray(0) if n == 0 else data[o:o + n] for o, n in zip(offsets, sizes)])
+    buffers = [bytearray(0) if n == 0 else data[o:o + n] for o, n in zip(offsets[:-1], sizes, strict=True)]
+    return pickle.loads(header, buffers=buffers)

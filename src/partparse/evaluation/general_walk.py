@@ -169,7 +169,7 @@ def _collect_parts(fr: _Frames, human_pred: np.ndarray, gt_part, pred_part) -> d
     gt_humans, pred_humans = fr.gt_humans, fr.pred_humans
     h = None
     try:
-        for h, p in zip(assigned.tolist(), human_pred[assigned].tolist()):
+        for h, p in zip(assigned.tolist(), human_pred[assigned].tolist(), strict=True):
             gparts = gt_humans[h]["parts"]
             if not gparts:
                 continue
@@ -179,7 +179,7 @@ def _collect_parts(fr: _Frames, human_pred: np.ndarray, gt_part, pred_part) -> d
             part_name += gparts
             gvals = list(gparts.values())
             gt_boxes += [g["box"] for g in gvals]
-            for name, gpart in zip(gparts, gvals):
+            for name, gpart in zip(gparts, gvals, strict=True):
                 pp = pget(name)
                 if pp is None:
                     part_nstates.append(0)

@@ -69,10 +69,10 @@ class _Frames:
 
     def __init__(self, gt: GroundTruthTables, pred: SubmissionTables, video_ids: list[str]):
         self.video = np.repeat(np.arange(len(video_ids)), gt.video_frames)
-        self.video_id = [v for v, n in zip(video_ids, gt.video_frames.tolist()) for _ in range(n)]
-        pred_video_id = [v for v, n in zip(pred.video_ids, pred.video_frames.tolist()) for _ in range(n)]
-        pred_row = dict(zip(zip(pred_video_id, pred.frame_key), range(len(pred.frame_key))))
-        pred_frame = np.fromiter((pred_row.get(k, -1) for k in zip(self.video_id, gt.frame_key)),
+        self.video_id = [v for v, n in zip(video_ids, gt.video_frames.tolist(), strict=True) for _ in range(n)]
+        pred_video_id = [v for v, n in zip(pred.video_ids, pred.video_frames.tolist(), strict=True) for _ in range(n)]
+        pred_row = dict(zip(zip(pred_video_id, pred.frame_key, strict=True), range(len(pred.frame_key)), strict=True))
+        pred_frame = np.fromiter((pred_row.get(k, -1) for k in zip(self.video_id, gt.frame_key, strict=True)),
                                  dtype=np.int64, count=len(gt.frame_key))
         has_humans = gt.frame_humans > 0
         predicted = pred_frame >= 0
