@@ -7,8 +7,7 @@ in a forked child: the part file is mapped (not copied) into memory and decoded 
 it refuses (a file missing, malformed or not canonical) makes :func:`read_tables` return ``None``, and
 :meth:`TPSEvaluator.from_folders` reads the dicts (:func:`read_dicts`) for the general walk. Only NumPy arrays
 (~170 MB) come back, through a memory-mapped temporary file; the children exit without freeing their
-objects. Children are forked, not spawned: they start in milliseconds with NumPy already imported. The
-parent imports SciPy's solver when the first child is done, on the core that child leaves idle. Where
+objects. Children are forked, not spawned: they start in milliseconds with NumPy already imported. Where
 fork is not available (or the parent runs threads) both folders are read here, one after the other.
 A child holds no end of any pipe but its own write end, and is killed with its parent (Linux): if the
 parent dies, the child's write fails or the child is gone, so no reader is left behind. Only regular
@@ -33,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE, PRED_VID_FILE
-from partparse.evaluation.human_assignment import load_solver
 from partparse.evaluation.metric_tables import GroundTruthTables, NotCanonical, SubmissionTables
 from partparse.evaluation.part_file_decoder import decode_ground_truth, decode_submission
 from partparse.io import InputError, check_regular_file, gc_paused, read_json
@@ -132,16 +130,13 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
 
 
 def _results(children: list) -> list:
-    """The children's results, in their order. SciPy's import (~0.45 s of CPU) runs when the first child
-    is done: it then takes the core that child leaves idle instead of slowing both, and it is over
-    before the join needs the solver."""
+    """The children's results, in their order."""
     results = [None] * len(children)
     pending = {receive: k for k, (_, receive, _) in enumerate(children)}
     while pending:
         for receive in multiprocessing.connection.wait(list(pending)):
             k = pending.pop(receive)
             results[k] = _receive(receive, children[k][2])
-        load_solver()
     return results
 
 
