@@ -189,7 +189,8 @@ class _ThresholdFree:
     frames of a video), and per part threshold already seen, each human's sum over its parts."""
 
     def __init__(self, flat: FlatEvaluation):
-        self.flat = flat
+        # (the proposal arrays, not ``flat``: the evaluation holds this, so no reference cycle)
+        self.prop_iou, self.prop_state_ok, self.prop_part = flat.prop_iou, flat.prop_state_ok, flat.prop_part
         n = flat.part_nstates
         self.value = np.divide(1.0, np.maximum(n, 1), dtype=np.float64)   # (== True / N_p, bit for bit)
         self.value[n <= 0] = 0.0
@@ -204,10 +205,9 @@ class _ThresholdFree:
     def part_score(self, part_iou: float) -> np.ndarray:
         """Per scored part, its score if its human is matched: ``1/N_p`` when one of its proposals has
         the right state and an IoU ``>=`` ``part_iou``, else 0."""
-        f = self.flat
-        hit = (f.prop_iou >= part_iou) & f.prop_state_ok
+        hit = (self.prop_iou >= part_iou) & self.prop_state_ok
         correct = np.zeros(len(self.value), dtype=bool)
-        correct[f.prop_part[hit]] = True
+        correct[self.prop_part[hit]] = True
         return np.where(correct, self.value, 0.0)
 
     def human_part_sum(self, part_iou: float) -> np.ndarray:

@@ -19,9 +19,9 @@ the evaluator, files the decoder refuses) goes through the general walk (:mod:`g
 the same :class:`FlatEvaluation`, so the scores do not depend on the route.
 
 The work is split so that the grid of thresholds costs almost nothing: the assignment does not depend on
-the thresholds, so it is solved once; part IoUs are computed once for the matched humans, and what the
-thresholds leave unchanged (each part's best right-state IoU, the layout of the ordered sums) once for
-all threshold pairs (:meth:`FlatEvaluation.video_psc`).
+the thresholds, so it is solved once; part IoUs are computed once for the matched humans; each human's
+sum over its parts once per part threshold, and the layout of the ordered sums once for all pairs
+(:meth:`FlatEvaluation.video_psc`).
 """
 
 from __future__ import annotations
