@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from partparse.cli import app
-from partparse.cli.evaluate import _evaluator
 from partparse.cli.validate import validate_path
 from partparse.data.tps_format import load_ground_truth, load_submission
-from partparse.evaluation.part_state_accuracy import part_state_accuracy
+from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.io import InputError
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -98,19 +97,19 @@ VALID = tuple(json.dumps(d).encode() for d in (GT_VID, GT_PART, GT_VID, PRED_PAR
 @SETTINGS
 @given(files=FILES, keep=st.lists(st.booleans(), min_size=4, max_size=4))
 def test_library_readers_raise_only_input_errors(files, keep):
-    files = [v if k else f for f, v, k in zip(files, VALID, keep)]  # some files valid: errors reach deeper
+    files = [v if k else f for f, v, k in zip(files, VALID, keep, strict=True)]  # some files valid: errors reach deeper
     with tempfile.TemporaryDirectory() as tmp:
         gt, pred = _folders(Path(tmp), *files)
         _only_input_errors(lambda: load_ground_truth(gt))
         _only_input_errors(lambda: load_submission(pred))
         for folder in (gt, pred):
-            _only_input_errors(lambda: validate_path(folder))
+            _only_input_errors(lambda folder=folder: validate_path(folder))
         _only_input_errors(lambda: validate_path(pred, gt=gt))
 
         def score():                          # what `partparse evaluate` does
-            ev, gt_part = _evaluator(gt, pred, "official")
+            ev = TPSEvaluator.from_folders(gt, pred, "official")
             ev.evaluate()
-            part_state_accuracy(gt_part, ev.flat, 0.5)
+            ev.part_state_accuracy(0.5)
 
         _only_input_errors(score)
 
@@ -118,7 +117,7 @@ def test_library_readers_raise_only_input_errors(files, keep):
 @settings(SETTINGS, max_examples=30)
 @given(files=FILES, keep=st.lists(st.booleans(), min_size=4, max_size=4))
 def test_evaluate_and_validate_exit_0_or_2_with_one_line(files, keep):
-    files = [v if k else f for f, v, k in zip(files, VALID, keep)]
+    files = [v if k else f for f, v, k in zip(files, VALID, keep, strict=True)]
     with tempfile.TemporaryDirectory() as tmp:
         gt, pred = _folders(Path(tmp), *files)
         for args in (["evaluate", "--gt", str(gt), "--pred", str(pred), "--json"],

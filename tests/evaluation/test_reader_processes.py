@@ -1,4 +1,4 @@
-"""The forked readers of `evaluate` (tps_files) never outlive their parent (issue 13, item 8)."""
+"""The forked readers of `evaluate` (folder_tables) never outlive their parent (issue 13, item 8)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 # parent gone, a reader that kept a read end of its own pipe would block in that write for ever.
 PARENT = """
 import os, sys, time
-from partparse.evaluation import tps_files
+from partparse.evaluation import folder_tables
 
 def slow_and_big(folder):
     time.sleep(1.0)
     return ["x" * 64] * 200_000
 
-tps_files.read_ground_truth_tables = tps_files.read_submission_tables = slow_and_big
+folder_tables.read_ground_truth_tables = folder_tables.read_submission_tables = slow_and_big
 print(os.getpid(), flush=True)
-tps_files.read_tables(sys.argv[1], sys.argv[2])
+folder_tables.read_tables(sys.argv[1], sys.argv[2])
 """
 
 
@@ -77,7 +77,7 @@ def test_readers_exit_when_the_parent_is_killed(tmp_path):
 def test_no_room_for_the_readers_arrays_reads_in_this_process(tmp_path, monkeypatch):
     import numpy as np
 
-    from partparse.evaluation import tps_files
+    from partparse.evaluation import folder_tables
     from partparse.io import write_json
     from tests.oracle.random_tps import noisy_submission, random_ground_truth
 
@@ -86,12 +86,12 @@ def test_no_room_for_the_readers_arrays_reads_in_this_process(tmp_path, monkeypa
     for name, obj in (("gt/gt_vid_result.json", gv), ("gt/gt_part_result.json", gp),
                       ("pred/pred_vid_result.json", pv), ("pred/pred_part_result.json", pp)):
         write_json(tmp_path / name, obj)
-    expected = tps_files.read_tables(tmp_path / "gt", tmp_path / "pred", processes=False)
+    expected = folder_tables.read_tables(tmp_path / "gt", tmp_path / "pred", processes=False)
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tps_files.tempfile, "TemporaryFile", full)
-    tables = tps_files.read_tables(tmp_path / "gt", tmp_path / "pred")
+    monkeypatch.setattr(folder_tables.tempfile, "TemporaryFile", full)
+    tables = folder_tables.read_tables(tmp_path / "gt", tmp_path / "pred")
     assert tables is not None and tables[1].video_ids == expected[1].video_ids
     assert (tables[0].part_box == expected[0].part_box).all()

@@ -1,4 +1,5 @@
-"""The msgspec reader of the part files builds the tables of the dict reader, or hands the file over."""
+"""The msgspec reader of the part files builds the tables of a walk over the dicts, or hands the files
+over to the general walk."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from partparse.evaluation.tps_decode import decode_ground_truth, decode_submission
-from partparse.evaluation.tps_files import read_submission_tables, read_tables
-from partparse.evaluation.tps_tables import NotCanonical, ground_truth_tables, submission_tables
+from partparse.evaluation.folder_tables import read_submission_tables, read_tables
+from partparse.evaluation.metric_tables import NotCanonical
+from partparse.evaluation.part_file_decoder import decode_ground_truth, decode_submission
+from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.io import InputError, read_json, write_json
 from tests.oracle.random_tps import noisy_submission, random_ground_truth
+from tests.oracle.tps_dict_tables import ground_truth_tables, submission_tables
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LAYOUTS = {"compact": {"separators": (",", ":")}, "default": {}, "indented": {"indent": 1}}
@@ -71,9 +74,10 @@ def test_repeated_keys_keep_the_last_value_at_the_first_place_as_json_does():
     part = ('{"box": [[1, 1, 9, 9], [2, 2, 8, 8]], "verb": ["a", "b"], "box": [[3, 3, 7, 7]], "verb": ["c"]}')
     human = ('{"box": [0, 0, 5, 5], "parts": {"head": %s, "hip": {"box": [], "verb": []}, "head": %s}, '
              '"box": [1, 1, 6, 6]}')
-    frame = '{"humans": [%s], "humans": [%s, %s]}' % (human % (part, part), human % (part, part), human % ("{}", part))
+    frame = '{"humans": [%s], "humans": [%s, %s]}' % (  # noqa: UP031 (JSON braces: % keeps them plain)
+        human % (part, part), human % (part, part), human % ("{}", part))
     frame = frame.replace('"head": {}', '"head": {"box": [[4, 4, 6, 6]], "verb": ["d"]}')
-    text = ('{"v1": {"img_00001.json": %s, "img_00006.json": %s, "img_00001.json": %s}, "v2": {}, "v1": {}}'
+    text = ('{"v1": {"img_00001.json": %s, "img_00006.json": %s, "img_00001.json": %s}, "v2": {}, "v1": {}}'  # noqa: UP031
             % (frame, frame, frame)).encode()
     pv = {"v1": "jump", "v2": "jump"}
     _assert_same(decode_submission(pv, text), submission_tables(pv, json.loads(text)))
@@ -84,7 +88,7 @@ def test_repeated_keys_keep_the_last_value_at_the_first_place_as_json_does():
     _assert_same(decode_ground_truth(pv, gt_text), ground_truth_tables(pv, json.loads(gt_text)))
 
 
-ODD_SUBMISSIONS = {     # what msgspec or the leaf readers refuse; the dict reader takes it or reports it
+ODD_SUBMISSIONS = {     # what msgspec or the leaf readers refuse; the general walk scores it or reports it
     "NaN in an ignored key": (rb'"humans": \[', b'"n": NaN, "humans": ['),
     "a boolean coordinate": (rb'"box": \[\[\d+', b'"box": [[true'),
     "a coordinate json reads as inf": (rb'"box": \[\[\d+', b'"box": [[1e400'),
@@ -97,25 +101,31 @@ ODD_SUBMISSIONS = {     # what msgspec or the leaf readers refuse; the dict read
 
 
 @pytest.mark.parametrize("odd", sorted(ODD_SUBMISSIONS))
-def test_what_the_decoder_refuses_is_read_as_before(tmp_path, odd):
-    _, _, pv, pp = _case(3)
+def test_what_the_decoder_refuses_is_scored_by_the_general_walk(tmp_path, odd):
+    gv, gp, pv, pp = _case(3)
     text = json.dumps(pp).encode()
     pattern, replacement = ODD_SUBMISSIONS[odd]
     text = re.sub(pattern, replacement.replace(b"\\", b"\\\\"), text, count=1)
     with pytest.raises(NotCanonical):
         decode_submission(pv, text)
-    write_json(tmp_path / "pred_vid_result.json", pv)
-    (tmp_path / "pred_part_result.json").write_bytes(text)
-    assert _outcome(lambda: read_submission_tables(tmp_path)) == _outcome(
-        lambda: submission_tables(pv, read_json(tmp_path / "pred_part_result.json")))
+    write_json(tmp_path / "gt" / "gt_vid_result.json", gv)
+    write_json(tmp_path / "gt" / "gt_part_result.json", gp)
+    write_json(tmp_path / "pred" / "pred_vid_result.json", pv)
+    (tmp_path / "pred" / "pred_part_result.json").write_bytes(text)
+    with pytest.raises(NotCanonical):
+        read_submission_tables(tmp_path / "pred")
+    assert read_tables(tmp_path / "gt", tmp_path / "pred") is None
+    assert _score(lambda: TPSEvaluator.from_folders(tmp_path / "gt", tmp_path / "pred")) == _score(
+        lambda: TPSEvaluator(gv, gp, pv, read_json(tmp_path / "pred" / "pred_part_result.json")))
 
 
-def _outcome(read):
+def _score(evaluator):
+    """The evaluator's PSCs and score, or the name of the error it raises."""
     try:
-        tables = read()
+        result = evaluator().evaluate()
     except (NotCanonical, InputError) as err:
         return type(err).__name__
-    return [x.tobytes() if isinstance(x, np.ndarray) else x for x in dataclasses.astuple(tables)]
+    return result.psc.tobytes(), result.score
 
 
 def test_a_gt_video_missing_from_the_part_file_is_not_canonical():

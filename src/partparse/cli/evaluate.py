@@ -15,30 +15,18 @@ from rich.table import Table
 
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE, PRED_VID_FILE
 from partparse.data.vocabulary import COARSE_PARTS
-from partparse.evaluation.part_state_accuracy import part_state_accuracy
-from partparse.evaluation.tps_files import read_tables
 from partparse.evaluation.tps_metric import (
     GRID_IOUS,
     OFFICIAL_HUMAN_IOU,
     OFFICIAL_PART_IOU,
     TPSEvaluator,
 )
-from partparse.io import InputError, one_line, read_json
+from partparse.io import InputError, one_line
 
 
 class Matching(str, Enum):
     official = "official"
     corrected = "corrected"
-
-
-def _load(folder: Path, vid_name: str, part_name: str) -> tuple[dict, dict]:
-    if not folder.is_dir():
-        raise InputError(f"{folder}: folder not found")
-    vid, part = read_json(folder / vid_name), read_json(folder / part_name)
-    for name, obj in ((vid_name, vid), (part_name, part)):
-        if not isinstance(obj, dict):
-            raise InputError(f"{folder / name}: expected a JSON object keyed by video id, got {type(obj).__name__}")
-    return vid, part
 
 
 def check_threshold(name: str, value: float) -> float:
@@ -59,28 +47,15 @@ def _with_folders(err: InputError, gt: Path, pred: Path) -> InputError:
     return err
 
 
-def _evaluator(gt: Path, pred: Path, matching: str) -> tuple[TPSEvaluator, dict | None]:
-    """The evaluator and, on the general path only, the GT part dict (the part-state accuracy reads it).
-
-    Canonical files are parsed and flattened in two processes and never become dicts here; anything else
-    (malformed or unusual files) is read here and scored by the general walk, with its exact messages.
-    """
-    tables = read_tables(gt, pred)
-    if tables is not None:
-        return TPSEvaluator.from_tables(*tables, matching=matching), None
-    gt_vid, gt_part = _load(gt, GT_VID_FILE, GT_PART_FILE)
-    pred_vid, pred_part = _load(pred, PRED_VID_FILE, PRED_PART_FILE)
-    gc.freeze()  # millions of parsed objects: keep later collections from walking them again
-    return TPSEvaluator(gt_vid, gt_part, pred_vid, pred_part, matching=matching), gt_part
-
-
 def evaluate(
     gt: Annotated[Path, typer.Option(help="Folder with gt_vid_result.json and gt_part_result.json.")],
     pred: Annotated[Path, typer.Option(help="Folder with pred_vid_result.json and pred_part_result.json.")],
     human_iou: Annotated[float, typer.Option(help="HUMAN_IOU_THRESH (a match needs IoU > this).")] = OFFICIAL_HUMAN_IOU,
-    part_iou: Annotated[float, typer.Option(help="PART_IOU_THRESH (a part hit needs IoU >= this).")] = OFFICIAL_PART_IOU,
-    matching: Annotated[Matching, typer.Option(help="official: disjoint pairs enter the assignment with IoU -1 "
-                                                     "(the official script); corrected: they count 0.")] = Matching.official,
+    part_iou: Annotated[float, typer.Option(
+        help="PART_IOU_THRESH (a part hit needs IoU >= this).")] = OFFICIAL_PART_IOU,
+    matching: Annotated[Matching, typer.Option(
+        help="official: disjoint pairs enter the assignment with IoU -1 (the official script); "
+             "corrected: they count 0.")] = Matching.official,
     grid: Annotated[bool, typer.Option(help="Also score the official 5x5 grid of human/part IoU thresholds.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
@@ -89,14 +64,15 @@ def evaluate(
     try:
         check_threshold("human-iou", human_iou)
         check_threshold("part-iou", part_iou)
-        ev, gt_part = _evaluator(gt, pred, matching.value)
+        ev = TPSEvaluator.from_folders(gt, pred, matching.value)    # (the route is chosen there)
+        gc.freeze()  # millions of parsed objects on the general route: keep collections from walking them again
         result = ev.evaluate(human_iou, part_iou)
-        parts = part_state_accuracy(gt_part, ev.flat, human_iou)
+        parts = ev.part_state_accuracy(human_iou)
         grid_results = ev.grid() if grid else None
     except InputError as err:
         err = _with_folders(err, gt, pred)
         Console(stderr=True).print(f"[red]error:[/red] {escape(one_line(str(err)))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if as_json:
         out = result.to_dict()
         out["part_state_accuracy"] = parts

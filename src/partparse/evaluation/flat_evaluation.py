@@ -1,5 +1,5 @@
-"""The Kinetics-TPS metric's data as flat arrays: what both readers (:mod:`tps_join` for canonical files,
-:mod:`tps_flatten` for anything else) produce, and the threshold-dependent scoring on top of it.
+"""The Kinetics-TPS metric's data as flat arrays: what both routes (:mod:`table_join` for canonical files,
+:mod:`general_walk` for anything else) produce, and the threshold-dependent scoring on top of it.
 
 Layout (one row per item, GT order everywhere):
 
@@ -23,7 +23,8 @@ from partparse.data.tps_validation import MAX_HUMANS, MAX_PROPOSALS
 from partparse.io import InputError
 
 
-def sequential_segment_sum(values: np.ndarray, segment: np.ndarray, position: np.ndarray, n_segments: int) -> np.ndarray:
+def sequential_segment_sum(values: np.ndarray, segment: np.ndarray, position: np.ndarray,
+                           n_segments: int) -> np.ndarray:
     """Sum ``values`` per segment, adding strictly left to right by ``position`` (like a Python loop).
 
     Pairwise or blocked summation (``np.add.reduceat``, ``bincount``) can differ in the last bit; the
@@ -130,37 +131,100 @@ class FlatEvaluation:
 
     def part_scores(self, human_iou: float, part_iou: float) -> tuple[np.ndarray, np.ndarray]:
         """Per scored part: ``1/N_p`` or 0, and whether its human is matched."""
-        matched = self.human_matched(human_iou)[self.part_human]
-        self._check_limits(matched)
-        hit = (self.prop_iou >= part_iou) & self.prop_state_ok
-        correct = np.zeros(len(self.part_human), dtype=bool)
-        correct[self.prop_part[hit]] = True
-        n = self.part_nstates
-        score = np.where(n > 0, correct / np.maximum(n, 1), 0.0)
-        return np.where(matched, score, 0.0), matched
+        fixed = self._threshold_free()
+        human_matched = self.human_matched(human_iou)
+        fixed.check_limits(self, human_matched)
+        matched = human_matched[self.part_human]
+        return np.where(matched, fixed.part_score(part_iou), 0.0), matched
 
-    def _check_limits(self, matched: np.ndarray) -> None:
-        for bad, why in ((matched & (self.part_nstates > MAX_PROPOSALS),
-                          f"more than {MAX_PROPOSALS} proposals (the official evaluator asserts)"),
-                         (matched & (self.part_nboxes > self.part_nstates),
-                          "more boxes than verbs (the official evaluator fails with IndexError)")):
-            if bad.any():
-                v, fr, person, part = self.part_where(int(np.flatnonzero(bad)[0]))
-                raise InputError(f"pred_part_result.json [video {v} / frame {fr} / person {person} / part {part}]: {why}")
+    def _threshold_free(self) -> _ThresholdFree:
+        """What every threshold pair shares, built on first use (the arrays above are not changed after)."""
+        fixed = self.__dict__.get("_fixed")
+        if fixed is None:
+            fixed = self.__dict__["_fixed"] = _ThresholdFree(self)
+        return fixed
 
     def video_psc(self, human_iou: float, part_iou: float) -> np.ndarray:
-        """PSC of every GT video at the given thresholds, bit-identical to the official loop."""
-        score, _ = self.part_scores(human_iou, part_iou)
-        n_humans, n_frames, n_videos = len(self.human_frame), len(self.frame_video), len(self.video_ids)
-        part_pos = segment_positions(np.bincount(self.part_human, minlength=n_humans))
-        human_sum = sequential_segment_sum(score, self.part_human, part_pos, n_humans)
-        human_pos = segment_positions(np.bincount(self.human_frame, minlength=n_frames))
-        frame_sum = sequential_segment_sum(human_sum, self.human_frame, human_pos, n_frames)
+        """PSC of every GT video at the given thresholds, bit-identical to the official loop.
+
+        A human's sum over its parts is all zeros when the human is not matched, and the same sum for
+        every human threshold when it is: so the part level runs once per part threshold (cached), and
+        each further human threshold costs work per human, not per part.
+        """
+        fixed = self._threshold_free()
+        human_matched = self.human_matched(human_iou)
+        fixed.check_limits(self, human_matched)
+        human_sum = np.where(human_matched, fixed.human_part_sum(part_iou), 0.0)
+        frame_sum = fixed.human_sums.add(human_sum)
         frame_avg = frame_sum / self.frame_parts
-        frame_pos = segment_positions(np.bincount(self.frame_video, minlength=n_videos))
-        video_sum = sequential_segment_sum(frame_avg, self.frame_video, frame_pos, n_videos)
+        video_sum = fixed.frame_sums.add(frame_avg)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.video_frames > 0, video_sum / np.maximum(self.video_frames, 1), 1.0)
+
+
+class _OrderedSums:
+    """:func:`sequential_segment_sum` for one fixed ``segment`` array (rows grouped by segment, in order):
+    the table layout is worked out once, each call only fills the table and adds its columns."""
+
+    def __init__(self, segment: np.ndarray, n_segments: int):
+        position = segment_positions(np.bincount(segment, minlength=n_segments))
+        self.n_segments = n_segments
+        self.width = int(position.max()) + 1 if len(position) else 0
+        self.cell = position * n_segments + segment            # flat index of each row: one table row per position
+
+    def add(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n_segments, dtype=np.float64)
+        if self.width == 0:
+            return out
+        table = np.zeros(self.width * self.n_segments, dtype=np.float64)
+        table[self.cell] = values
+        for row in table.reshape(self.width, self.n_segments):  # left to right, as the official loop
+            out += row
+        return out
+
+
+class _ThresholdFree:
+    """What the scores of every threshold pair share: ``1/N_p`` of each scored part, the parts that break
+    the official script's limits, the layouts of the ordered sums (parts of a human, humans of a frame,
+    frames of a video), and per part threshold already seen, each human's sum over its parts."""
+
+    def __init__(self, flat: FlatEvaluation):
+        # (the proposal arrays, not ``flat``: the evaluation holds this, so no reference cycle)
+        self.prop_iou, self.prop_state_ok, self.prop_part = flat.prop_iou, flat.prop_state_ok, flat.prop_part
+        n = flat.part_nstates
+        self.value = np.divide(1.0, np.maximum(n, 1), dtype=np.float64)   # (== True / N_p, bit for bit)
+        self.value[n <= 0] = 0.0
+        self.too_many = np.flatnonzero(n > MAX_PROPOSALS)
+        self.more_boxes = np.flatnonzero(flat.part_nboxes > n)
+        n_humans, n_frames = len(flat.human_frame), len(flat.frame_video)
+        self.part_sums = _OrderedSums(flat.part_human, n_humans)
+        self.human_sums = _OrderedSums(flat.human_frame, n_frames)
+        self.frame_sums = _OrderedSums(flat.frame_video, len(flat.video_ids))
+        self._human_part_sums: dict[float, np.ndarray] = {}
+
+    def part_score(self, part_iou: float) -> np.ndarray:
+        """Per scored part, its score if its human is matched: ``1/N_p`` when one of its proposals has
+        the right state and an IoU ``>=`` ``part_iou``, else 0."""
+        hit = (self.prop_iou >= part_iou) & self.prop_state_ok
+        correct = np.zeros(len(self.value), dtype=bool)
+        correct[self.prop_part[hit]] = True
+        return np.where(correct, self.value, 0.0)
+
+    def human_part_sum(self, part_iou: float) -> np.ndarray:
+        """Per GT human, the ordered sum of its parts' scores if it is matched (cached per threshold)."""
+        if part_iou not in self._human_part_sums:
+            self._human_part_sums[part_iou] = self.part_sums.add(self.part_score(part_iou))
+        return self._human_part_sums[part_iou]
+
+    def check_limits(self, flat: FlatEvaluation, human_matched: np.ndarray) -> None:
+        """Raise the official script's failure on the first part of a matched human that breaks a limit."""
+        for bad, why in ((self.too_many, f"more than {MAX_PROPOSALS} proposals (the official evaluator asserts)"),
+                         (self.more_boxes, "more boxes than verbs (the official evaluator fails with IndexError)")):
+            bad = bad[human_matched[flat.part_human[bad]]]
+            if len(bad):
+                v, fr, person, part = flat.part_where(int(bad[0]))
+                raise InputError(f"pred_part_result.json [video {v} / frame {fr} / person {person} / "
+                                 f"part {part}]: {why}")
 
 
 def check_videos(gt_vid, gt_part, pred_vid, pred_part) -> None:

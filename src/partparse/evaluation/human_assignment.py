@@ -11,6 +11,11 @@ official script (in float64, the type the solver converts it to), so its tie-bre
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from partparse.evaluation.box_iou import human_iou_matrix_pairs
@@ -19,16 +24,50 @@ from partparse.io import InputError
 
 
 def load_solver():
-    """``scipy.optimize.linear_sum_assignment``, imported on first use: importing ``scipy.optimize``
-    costs ~0.45 s of CPU, more than the rest of the CLI's start-up, and most commands never solve an
-    assignment."""
-    from scipy.optimize import linear_sum_assignment
+    """``scipy.optimize.linear_sum_assignment``, loaded on first use.
 
-    return linear_sum_assignment
+    That function is the built-in of SciPy's extension module ``scipy.optimize._lsap`` (``scipy.optimize``
+    exports the same object). Importing ``scipy.optimize`` costs ~0.35-0.45 s of CPU, more than the rest
+    of the CLI's start-up, for the whole optimisation package; loading the extension module's file on its
+    own costs ~0.01 s. Where that file is not found (another SciPy layout) the public import is used.
+    """
+    global _SOLVER
+    if _SOLVER is None:
+        _SOLVER = _lsap_solver()
+        if _SOLVER is None:
+            from scipy.optimize import linear_sum_assignment
+
+            _SOLVER = linear_sum_assignment
+    return _SOLVER
+
+
+_SOLVER = None
+
+
+def _lsap_solver():
+    """``linear_sum_assignment`` of ``scipy/optimize/_lsap*.so`` loaded by file, or ``None``."""
+    name = "scipy.optimize._lsap"
+    if name in sys.modules:                     # (scipy.optimize already imported: take its module)
+        return sys.modules[name].linear_sum_assignment
+    try:
+        scipy_spec = importlib.util.find_spec("scipy")          # (finds the package; imports nothing)
+        if scipy_spec is None or not scipy_spec.submodule_search_locations:
+            return None
+        folder = Path(scipy_spec.submodule_search_locations[0]) / "optimize"
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            if (folder / f"_lsap{suffix}").is_file():
+                spec = importlib.util.spec_from_file_location(name, folder / f"_lsap{suffix}")
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                return module.linear_sum_assignment
+    except (ImportError, OSError, AttributeError):
+        return None
+    return None
 
 
 def assign_humans(gt_boxes: np.ndarray, pred_boxes: np.ndarray, g_start: np.ndarray, g_counts: np.ndarray,
-                  p_start: np.ndarray, p_counts: np.ndarray, corrected: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  p_start: np.ndarray, p_counts: np.ndarray,
+                  corrected: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The official assignment of every frame; per GT human (prediction row or -1, IoU, square).
 
     Frame ``f`` owns GT rows ``g_start[f]:g_start[f]+g_counts[f]`` of ``gt_boxes`` (float32 ``(N, 4)``)
@@ -52,7 +91,8 @@ def nan_box_error(gt_boxes: np.ndarray, pred_boxes: np.ndarray, g_start, g_count
     """:func:`assign_humans`'s NaN error with its place: the first NaN box of a frame with humans on both
     sides (only those enter the assignment); ``where[f]`` is frame ``f``'s (video, frame key). Called
     only once the assignment failed, so the metric's path pays nothing for it."""
-    for f, (g0, gn, p0, pn) in enumerate(zip(*(np.asarray(a).tolist() for a in (g_start, g_counts, p_start, p_counts)))):
+    columns = (np.asarray(a).tolist() for a in (g_start, g_counts, p_start, p_counts))
+    for f, (g0, gn, p0, pn) in enumerate(zip(*columns, strict=True)):
         if not (gn and pn):
             continue
         for boxes, start, count, file in ((gt_boxes, g0, gn, "gt_part_result.json"),

@@ -2,7 +2,7 @@
 
 Why: a test-set submission holds ~8 M box numbers and ~2 M state strings. Building a Python object for
 each (and faulting in the pages they fill) and then walking them was most of the evaluation's time.
-:mod:`tps_decode` lets msgspec check and decode the nesting and hand over every box and state as
+:mod:`part_file_decoder` lets msgspec check and decode the nesting and hand over every box and state as
 ``msgspec.Raw``, the value's JSON text, which msgspec has checked is valid JSON. Here those texts are
 joined a chunk at a time (so the arrays stay in cache) and read from their bytes.
 

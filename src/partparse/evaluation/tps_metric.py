@@ -13,22 +13,33 @@ GT human takes the parts of the prediction it was assigned to). Every quirk is k
 * Sums follow the official order (parts of a human, humans of a frame, frames of a video, steps of the
   curve), so every PSC is bit-identical and the area agrees to the last bit.
 
+Two routes, chosen in one place (:meth:`TPSEvaluator.from_folders`): canonical files go bytes -> tables ->
+join (:mod:`folder_tables`, :mod:`part_file_decoder`, :mod:`table_join`); anything else (dicts handed to
+the evaluator, files the decoder refuses) goes through the general walk (:mod:`general_walk`). Both give
+the same :class:`FlatEvaluation`, so the scores do not depend on the route.
+
 The work is split so that the grid of thresholds costs almost nothing: the assignment does not depend on
-the thresholds, so it is solved once; part IoUs are computed once for the matched humans.
+the thresholds, so it is solved once; part IoUs are computed once for the matched humans; each human's
+sum over its parts once per part threshold, and the layout of the ordered sums once for all pairs
+(:meth:`FlatEvaluation.video_psc`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE, PRED_VID_FILE
 from partparse.evaluation.flat_evaluation import FlatEvaluation
-from partparse.evaluation.tps_flatten import flatten_for_tps
-from partparse.evaluation.tps_join import join_tables
-from partparse.evaluation.tps_tables import GroundTruthTables, SubmissionTables
+from partparse.evaluation.folder_tables import read_dicts, read_tables
+from partparse.evaluation.general_walk import flatten_general
+from partparse.evaluation.metric_tables import GroundTruthTables, SubmissionTables
+from partparse.evaluation.part_state_accuracy import part_state_accuracy
+from partparse.evaluation.table_join import join_tables
 
 OFFICIAL_HUMAN_IOU = 0.5
 OFFICIAL_PART_IOU = 0.3
@@ -100,6 +111,10 @@ def area_under_curve(psc: np.ndarray, correct: np.ndarray, steps: int = CURVE_ST
 class TPSEvaluator:
     """Scores one submission against one ground truth; reuse it for several thresholds (``grid``).
 
+    Build it with :meth:`from_folders` (the official files: the route is chosen there) or from the four
+    official dicts (``TPSEvaluator(gt_vid, gt_part, pred_vid, pred_part)``, or :meth:`from_dicts`), which
+    are scored by the general walk.
+
     Args:
         gt_vid, gt_part, pred_vid, pred_part: the four official JSON dicts.
         matching: ``"official"`` (disjoint pairs enter the assignment with IoU -1) or ``"corrected"``
@@ -111,34 +126,72 @@ class TPSEvaluator:
 
     def __init__(self, gt_vid: Mapping, gt_part: Mapping, pred_vid: Mapping, pred_part: Mapping,
                  matching: str = "official"):
-        if matching not in MATCHING_MODES:
-            raise ValueError(f"matching must be one of {MATCHING_MODES}, got {matching!r}")
+        _check_matching(matching)
         self.matching = matching
-        self.flat: FlatEvaluation = flatten_for_tps(gt_vid, gt_part, pred_vid, pred_part,
+        self.flat: FlatEvaluation = flatten_general(gt_vid, gt_part, pred_vid, pred_part,
                                                     corrected=matching == "corrected")
+        self._gt_part = gt_part
+        self._results: dict[tuple[float, float], TPSResult] = {}
+
+    @classmethod
+    def from_dicts(cls, gt_vid: Mapping, gt_part: Mapping, pred_vid: Mapping, pred_part: Mapping,
+                   matching: str = "official") -> TPSEvaluator:
+        """The evaluator of the four official dicts (the general walk); same as the constructor."""
+        return cls(gt_vid, gt_part, pred_vid, pred_part, matching=matching)
+
+    @classmethod
+    def from_folders(cls, gt: str | os.PathLike, pred: str | os.PathLike, matching: str = "official",
+                     processes: bool = True) -> TPSEvaluator:
+        """The evaluator of a GT folder and a submission folder (the official file names).
+
+        The one place that picks the route: canonical files are decoded into tables (each folder in a
+        process of its own unless ``processes=False``) and joined; anything else (a file missing,
+        malformed or not canonical) is read as dicts and scored by the general walk, whose messages name
+        the official files (``pred_part_result.json [video ...]``).
+        """
+        _check_matching(matching)
+        tables = read_tables(gt, pred, processes=processes)
+        if tables is not None:
+            return cls.from_tables(*tables, matching=matching)
+        gt_vid, gt_part = read_dicts(gt, GT_VID_FILE, GT_PART_FILE)
+        pred_vid, pred_part = read_dicts(pred, PRED_VID_FILE, PRED_PART_FILE)
+        return cls(gt_vid, gt_part, pred_vid, pred_part, matching=matching)
 
     @classmethod
     def from_tables(cls, gt: GroundTruthTables, pred: SubmissionTables, matching: str = "official") -> TPSEvaluator:
-        """The evaluator of files already read into tables (:func:`partparse.evaluation.tps_files.read_tables`)."""
-        if matching not in MATCHING_MODES:
-            raise ValueError(f"matching must be one of {MATCHING_MODES}, got {matching!r}")
+        """The evaluator of files already read into tables (:func:`partparse.evaluation.folder_tables.read_tables`)."""
+        _check_matching(matching)
         ev = cls.__new__(cls)
         ev.matching = matching
         ev.flat = join_tables(gt, pred, corrected=matching == "corrected")
+        ev._gt_part = None                    # (the tables carry the GT part states)
+        ev._results = {}
         return ev
 
     def evaluate(self, human_iou: float = OFFICIAL_HUMAN_IOU, part_iou: float = OFFICIAL_PART_IOU) -> TPSResult:
-        f = self.flat
-        psc = f.video_psc(human_iou, part_iou)
-        correct = f.action_correct
-        return TPSResult(
-            score=area_under_curve(psc, correct), human_iou=human_iou, part_iou=part_iou,
-            matching=self.matching, video_ids=f.video_ids, psc=psc, action_correct=correct,
-            accuracy_at={t: conditioned_accuracy(psc, correct, t) for t in ACCURACY_THRESHOLDS})
+        key = (human_iou, part_iou)
+        if key not in self._results:          # (the CLI's main pair is also a grid pair)
+            f = self.flat
+            psc = f.video_psc(human_iou, part_iou)
+            correct = f.action_correct
+            self._results[key] = TPSResult(
+                score=area_under_curve(psc, correct), human_iou=human_iou, part_iou=part_iou,
+                matching=self.matching, video_ids=f.video_ids, psc=psc, action_correct=correct,
+                accuracy_at={t: conditioned_accuracy(psc, correct, t) for t in ACCURACY_THRESHOLDS})
+        return self._results[key]
 
     def grid(self, ious: tuple[float, ...] = GRID_IOUS) -> dict[tuple[float, float], TPSResult]:
         """The official grid: every (human IoU, part IoU) pair of ``ious``."""
         return {(h, p): self.evaluate(h, p) for h in ious for p in ious}
+
+    def part_state_accuracy(self, human_iou: float = OFFICIAL_HUMAN_IOU) -> dict[str, float]:
+        """The video-level part-state accuracy (:func:`part_state_accuracy`) of this submission."""
+        return part_state_accuracy(self._gt_part, self.flat, human_iou)
+
+
+def _check_matching(matching: str) -> None:
+    if matching not in MATCHING_MODES:
+        raise ValueError(f"matching must be one of {MATCHING_MODES}, got {matching!r}")
 
 
 def evaluate_tps(gt_vid: Mapping, gt_part: Mapping, pred_vid: Mapping, pred_part: Mapping,

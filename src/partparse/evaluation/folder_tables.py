@@ -1,12 +1,13 @@
-"""Read a ground-truth folder and a submission folder into tables, each in a process of its own.
+"""Read a ground-truth folder and a submission folder into tables (:mod:`metric_tables`), each in a process
+of its own; or say that they are not canonical, and leave them to the general walk.
 
 At the size of the Kinetics-TPS test set the two part files hold ~20 M JSON values. Each folder is read
-in a forked child: the part file is mapped (not copied) into memory and decoded by :mod:`tps_decode`
-(msgspec for the nesting, array operations for boxes and states, no Python object per value); a file it
-refuses is read as before, ``json.loads`` and the dict walk of :mod:`tps_tables`. Only NumPy arrays
+in a forked child: the part file is mapped (not copied) into memory and decoded by :mod:`part_file_decoder`
+(msgspec for the nesting, array operations for boxes and states, no Python object per value). A folder
+it refuses (a file missing, malformed or not canonical) makes :func:`read_tables` return ``None``, and
+:meth:`TPSEvaluator.from_folders` reads the dicts (:func:`read_dicts`) for the general walk. Only NumPy arrays
 (~170 MB) come back, through a memory-mapped temporary file; the children exit without freeing their
-objects. Children are forked, not spawned: they start in milliseconds with NumPy already imported. The
-parent imports SciPy's solver when the first child is done, on the core that child leaves idle. Where
+objects. Children are forked, not spawned: they start in milliseconds with NumPy already imported. Where
 fork is not available (or the parent runs threads) both folders are read here, one after the other.
 A child holds no end of any pipe but its own write end, and is killed with its parent (Linux): if the
 parent dies, the child's write fails or the child is gone, so no reader is left behind. Only regular
@@ -31,38 +32,45 @@ from pathlib import Path
 import numpy as np
 
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE, PRED_VID_FILE
-from partparse.evaluation.human_assignment import load_solver
-from partparse.evaluation.tps_decode import decode_ground_truth, decode_submission
-from partparse.evaluation.tps_tables import (
-    GroundTruthTables,
-    NotCanonical,
-    SubmissionTables,
-    ground_truth_tables,
-    submission_tables,
-)
+from partparse.evaluation.metric_tables import GroundTruthTables, NotCanonical, SubmissionTables
+from partparse.evaluation.part_file_decoder import decode_ground_truth, decode_submission
 from partparse.io import InputError, check_regular_file, gc_paused, read_json
 
 
 def read_ground_truth_tables(folder: str | os.PathLike) -> GroundTruthTables:
-    """Tables of a GT folder: decoded by :mod:`tps_decode`, or, for what it refuses, from the dicts."""
+    """Tables of a GT folder; raises :class:`NotCanonical` (or :class:`InputError`) for the general walk."""
     folder = Path(folder)
     with gc_paused():
         gt_vid, part = read_json(folder / GT_VID_FILE), check_regular_file(folder / GT_PART_FILE)
-        try:
-            return decode_ground_truth(gt_vid, _file_bytes(part))
-        except (NotCanonical, OSError):
-            return ground_truth_tables(gt_vid, read_json(part))
+        return decode_ground_truth(gt_vid, _part_file_bytes(part))
 
 
 def read_submission_tables(folder: str | os.PathLike) -> SubmissionTables:
-    """Tables of a submission folder: decoded by :mod:`tps_decode`, or, for what it refuses, from the dicts."""
+    """Tables of a submission folder; raises :class:`NotCanonical` (or :class:`InputError`) for the general walk."""
     folder = Path(folder)
     with gc_paused():
         pred_vid, part = read_json(folder / PRED_VID_FILE), check_regular_file(folder / PRED_PART_FILE)
-        try:
-            return decode_submission(pred_vid, _file_bytes(part))
-        except (NotCanonical, OSError):
-            return submission_tables(pred_vid, read_json(part))
+        return decode_submission(pred_vid, _part_file_bytes(part))
+
+
+def read_dicts(folder: str | os.PathLike, vid_name: str, part_name: str) -> tuple[dict, dict]:
+    """The two files of a folder as dicts, for the general walk (one-line :class:`InputError` otherwise)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: folder not found")
+    vid, part = read_json(folder / vid_name), read_json(folder / part_name)
+    for name, obj in ((vid_name, vid), (part_name, part)):
+        if not isinstance(obj, dict):
+            raise InputError(f"{folder / name}: expected a JSON object keyed by video id, got {type(obj).__name__}")
+    return vid, part
+
+
+def _part_file_bytes(path: Path):
+    """:func:`_file_bytes`; a file that cannot be mapped is not canonical (the general walk reads it)."""
+    try:
+        return _file_bytes(path)
+    except OSError as err:
+        raise NotCanonical(f"{path}: {err}") from None
 
 
 def _file_bytes(path: Path):
@@ -80,8 +88,8 @@ def _file_bytes(path: Path):
 def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
                 processes: bool = True) -> tuple[GroundTruthTables, SubmissionTables] | None:
     """Both folders as tables, or ``None`` when a file is missing, malformed or not in the canonical form:
-    the caller then reads the dicts and scores them with the general walk, which reports the problem
-    exactly as before (or scores what the official script scores)."""
+    :meth:`TPSEvaluator.from_folders` then reads the dicts and scores them with the general walk, which
+    reports the problem as the official script meets it (or scores what the official script scores)."""
     jobs = ((read_ground_truth_tables, Path(gt_folder)), (read_submission_tables, Path(pred_folder)))
     spill_dir = _spill_dir([folder for _, folder in jobs]) if processes and _can_fork() else None
     try:                                     # (already unlinked: nothing to clean up)
@@ -96,7 +104,7 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
     context = multiprocessing.get_context("fork")
     children = []
     try:
-        for (read, folder), spill in zip(jobs, spills):
+        for (read, folder), spill in zip(jobs, spills, strict=True):
             receive, send = context.Pipe(duplex=False)
             # the child closes every read end it inherits, its own included: with the parent gone, its
             # write then fails (EPIPE) instead of blocking for ever on a full pipe
@@ -122,16 +130,13 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
 
 
 def _results(children: list) -> list:
-    """The children's results, in their order. SciPy's import (~0.45 s of CPU) runs when the first child
-    is done: it then takes the core that child leaves idle instead of slowing both, and it is over
-    before the join needs the solver."""
+    """The children's results, in their order."""
     results = [None] * len(children)
     pending = {receive: k for k, (_, receive, _) in enumerate(children)}
     while pending:
         for receive in multiprocessing.connection.wait(list(pending)):
             k = pending.pop(receive)
             results[k] = _receive(receive, children[k][2])
-        load_solver()
     return results
 
 
@@ -221,4 +226,5 @@ def _receive(receive, spill):
     # on a writable private mapping it copies every page)
     data = memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_COPY)) if sum(sizes) else memoryview(b"")
     offsets = np.cumsum([0] + sizes).tolist()
-    return pickle.loads(header, buffers=[bytearray(0) if n == 0 else data[o:o + n] for o, n in zip(offsets, sizes)])
+    buffers = [bytearray(0) if n == 0 else data[o:o + n] for o, n in zip(offsets[:-1], sizes, strict=True)]
+    return pickle.loads(header, buffers=buffers)

@@ -1,18 +1,19 @@
 """The canonical part files (``gt_part_result.json``, ``pred_part_result.json``) decoded straight into tables.
 
-:mod:`tps_tables` walks the dicts of ``json.loads``; at the size of the Kinetics-TPS test set that is
-~20 M Python objects to build (and to fault in the pages they fill) and walk again. Here msgspec decodes
+Why not ``json.loads`` and a walk over the dicts: at the size of the Kinetics-TPS test set that is ~20 M
+Python objects to build (and to fault in the pages they fill) and walk again. Here msgspec decodes
 the nesting into typed structs, which checks the canonical shape on the way (frames are objects with a
 ``humans`` list, humans objects with ``box`` and ``parts`` ...), and leaves every box and state as its
 JSON text (``msgspec.Raw``); :mod:`json_leaves` reads those with array operations. Reading a test-set
-submission into tables took 2.8 s of CPU that way, 1.5 s this way (docs/benchmarks.md).
+submission into tables took 2.8 s of CPU the dict way, 1.5 s this way (docs/benchmarks.md).
 
-The tables are equal to those of :mod:`tps_tables` on the same file (tested on generated and odd files):
-like ``json``, msgspec keeps the last value of a repeated key (a dict keeps the first one's position)
-and ignores keys the metric does not read (``number``, ``name``). Anything msgspec or the leaf readers
-refuse (NaN or Infinity literals, lone surrogates, booleans or 1e400 for numbers, integers beyond 2**53
-in a human box, a string where a box belongs, invalid UTF-8 anywhere ...) raises :class:`NotCanonical`,
-and the caller reads the file the :mod:`tps_tables` way, which handles it as before.
+The tables are those a walk over ``json.loads``'s dicts builds (tested against such a walk, the oracle
+``tests/oracle/tps_dict_tables.py``, on generated and odd files): like ``json``, msgspec keeps the last
+value of a repeated key (a dict keeps the first one's position) and ignores keys the metric does not read
+(``number``, ``name``). Anything msgspec or the leaf readers refuse (NaN or Infinity literals, lone
+surrogates, booleans or 1e400 for numbers, integers beyond 2**53 in a human box, a string where a box
+belongs, invalid UTF-8 anywhere ...) raises :class:`NotCanonical`, and the files are scored by the general
+walk (:mod:`general_walk`), which handles them as the official script does.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import msgspec
 import numpy as np
 
 from partparse.evaluation.json_leaves import box_rows, string_codes
-from partparse.evaluation.tps_tables import (
+from partparse.evaluation.metric_tables import (
     GroundTruthTables,
     NotCanonical,
     SubmissionTables,
@@ -127,7 +128,7 @@ class _Walk:
 
 
 def _human_boxes(texts: list) -> np.ndarray:
-    """Human boxes as float32, as :func:`tps_tables._boxes32` casts the JSON numbers. Beyond 2**53 an
+    """Human boxes as float32, as the official script casts the JSON numbers (``np.float32`` of them). Beyond 2**53 an
     integer is not exactly a float64, and casting it to float32 through one could round twice."""
     try:
         boxes, _ = box_rows(texts, nested=False)

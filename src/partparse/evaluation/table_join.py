@@ -1,9 +1,9 @@
-"""Join the ground-truth and submission tables (:mod:`tps_tables`) into a :class:`FlatEvaluation`.
+"""Join the ground-truth and submission tables (:mod:`metric_tables`) into a :class:`FlatEvaluation`.
 
 Array work only: GT frames find their predicted frame through one dict of frame keys, the assignment runs
 on the human boxes (:func:`assign_humans`), and each GT part of an assigned human finds the part of the
 same name of its prediction by a sorted search on ``(prediction, part name)`` integer keys. The rows come
-out in the order of the general walk (:mod:`tps_flatten`), so the official sums keep their order.
+out in the order of the general walk (:mod:`general_walk`), so the official sums keep their order.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from partparse.evaluation.flat_evaluation import (
     too_many_humans,
 )
 from partparse.evaluation.human_assignment import assign_humans, nan_box_error
-from partparse.evaluation.tps_tables import GroundTruthTables, SubmissionTables
+from partparse.evaluation.metric_tables import GroundTruthTables, SubmissionTables
 from partparse.io import InputError
 
 
@@ -69,10 +69,10 @@ class _Frames:
 
     def __init__(self, gt: GroundTruthTables, pred: SubmissionTables, video_ids: list[str]):
         self.video = np.repeat(np.arange(len(video_ids)), gt.video_frames)
-        self.video_id = [v for v, n in zip(video_ids, gt.video_frames.tolist()) for _ in range(n)]
-        pred_video_id = [v for v, n in zip(pred.video_ids, pred.video_frames.tolist()) for _ in range(n)]
-        pred_row = dict(zip(zip(pred_video_id, pred.frame_key), range(len(pred.frame_key))))
-        pred_frame = np.fromiter((pred_row.get(k, -1) for k in zip(self.video_id, gt.frame_key)),
+        self.video_id = [v for v, n in zip(video_ids, gt.video_frames.tolist(), strict=True) for _ in range(n)]
+        pred_video_id = [v for v, n in zip(pred.video_ids, pred.video_frames.tolist(), strict=True) for _ in range(n)]
+        pred_row = dict(zip(zip(pred_video_id, pred.frame_key, strict=True), range(len(pred.frame_key)), strict=True))
+        pred_frame = np.fromiter((pred_row.get(k, -1) for k in zip(self.video_id, gt.frame_key, strict=True)),
                                  dtype=np.int64, count=len(gt.frame_key))
         has_humans = gt.frame_humans > 0
         predicted = pred_frame >= 0

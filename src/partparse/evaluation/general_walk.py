@@ -1,9 +1,9 @@
-"""Flatten the four official JSON dicts into a :class:`FlatEvaluation`, so the metric runs in NumPy.
+"""The general walk: the four official JSON dicts flattened into a :class:`FlatEvaluation`, for any input.
 
-Two readers, one result. Canonical dicts (the documented nesting and types) go through the tables of
-:mod:`tps_tables`, joined by :mod:`tps_join` with array operations. Anything else goes through the
-general walk below, which touches exactly what the official script touches (the parts of matched humans
-only) and so fails, or not, where it fails, with the same messages.
+This is the metric's route for everything that is not a canonical file pair (dicts handed to
+:class:`TPSEvaluator`, and files that :mod:`part_file_decoder` refuses): it touches exactly what the
+official script touches (the parts of matched humans only) and so fails, or not, where it fails, with
+the same messages. On canonical input it gives the same arrays as the table route (tested).
 """
 
 from __future__ import annotations
@@ -22,19 +22,7 @@ from partparse.evaluation.flat_evaluation import (
     too_many_humans,
 )
 from partparse.evaluation.human_assignment import assign_humans, nan_box_error
-from partparse.evaluation.tps_join import join_tables
-from partparse.evaluation.tps_tables import NotCanonical, ground_truth_tables, submission_tables
 from partparse.io import InputError, gc_paused
-
-
-def flatten_for_tps(gt_vid, gt_part, pred_vid, pred_part, corrected: bool = False) -> FlatEvaluation:
-    """Build a :class:`FlatEvaluation`; raises :class:`InputError` where the official script would fail."""
-    with gc_paused():
-        try:
-            tables = ground_truth_tables(gt_vid, gt_part), submission_tables(pred_vid, pred_part)
-        except NotCanonical:
-            return flatten_general(gt_vid, gt_part, pred_vid, pred_part, corrected)
-    return join_tables(*tables, corrected=corrected)
 
 
 def flatten_general(gt_vid, gt_part, pred_vid, pred_part, corrected: bool = False) -> FlatEvaluation:
@@ -181,7 +169,7 @@ def _collect_parts(fr: _Frames, human_pred: np.ndarray, gt_part, pred_part) -> d
     gt_humans, pred_humans = fr.gt_humans, fr.pred_humans
     h = None
     try:
-        for h, p in zip(assigned.tolist(), human_pred[assigned].tolist()):
+        for h, p in zip(assigned.tolist(), human_pred[assigned].tolist(), strict=True):
             gparts = gt_humans[h]["parts"]
             if not gparts:
                 continue
@@ -191,7 +179,7 @@ def _collect_parts(fr: _Frames, human_pred: np.ndarray, gt_part, pred_part) -> d
             part_name += gparts
             gvals = list(gparts.values())
             gt_boxes += [g["box"] for g in gvals]
-            for name, gpart in zip(gparts, gvals):
+            for name, gpart in zip(gparts, gvals, strict=True):
                 pp = pget(name)
                 if pp is None:
                     part_nstates.append(0)

@@ -1,66 +1,22 @@
-"""One official JSON file pair (ground truth or submission) turned into NumPy tables in one pass.
+"""Test oracle: the tables of :mod:`partparse.evaluation.metric_tables` built from the parsed dicts.
 
-Each side is read on its own (in its own process, see :mod:`tps_files`), so the metric never holds the
-parsed dicts of both files, and the join (:mod:`tps_join`) is array work. Files are decoded straight into
-these tables by :mod:`tps_decode`; the readers here take dicts (of the dict API, and of the files
-:mod:`tps_decode` refuses). The readers only take the *canonical* form of the files: the documented
-nesting with lists, dicts and 4-number boxes where they belong and string part names and states.
-Anything else raises :class:`NotCanonical`, and the caller scores the dicts with the general walk of
-:mod:`tps_flatten`, which reproduces every error and oddity of the official script. On canonical files
-both give the same numbers: the boxes are converted by the same NumPy calls on the same values, and
-states are compared as codes of equal strings.
-
-Rows follow the files: videos, their frames, the humans of each frame, the parts of each human (dict
-order), for a submission the proposals of each part. Counts per row give the nesting (``frame_humans``,
-``human_parts``, ...); offsets are their cumulative sums.
+This was the metric's second route (dicts -> tables -> join). The metric now has two routes (canonical
+bytes -> tables -> join, anything else -> the general walk), so this walk lives on as an independent
+oracle: the decoder of the part files (:mod:`partparse.evaluation.part_file_decoder`) must build the
+same tables from a file's bytes as this builds from ``json.loads`` of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-class NotCanonical(Exception):
-    """The input holds something the table readers do not take; score it with the general walk."""
-
-
-@dataclass
-class GroundTruthTables:
-    """``gt_vid_result.json`` and ``gt_part_result.json`` of the videos of ``gt_vid`` (in its order)."""
-
-    gt_vid: dict                 # {video: action}, as read
-    video_frames: np.ndarray     # (V,) frame entries per video
-    frame_key: list[str]         # (F,) frame keys
-    frame_humans: np.ndarray     # (F,) humans per frame
-    human_box: np.ndarray        # (H, 4) float32
-    human_parts: np.ndarray      # (H,) parts per human
-    part_name: np.ndarray        # (P,) code into ``names``
-    part_box: np.ndarray         # (P, 4) float64
-    part_state: np.ndarray       # (P,) code into ``states``
-    names: list[str]
-    states: list[str]
-
-
-@dataclass
-class SubmissionTables:
-    """``pred_vid_result.json`` and ``pred_part_result.json``, every video (file order)."""
-
-    pred_vid: dict               # {video: action}, as read
-    video_ids: list[str]         # (V,) videos of pred_part_result.json
-    video_frames: np.ndarray     # (V,)
-    frame_key: list[str]         # (F,)
-    frame_humans: np.ndarray     # (F,)
-    human_box: np.ndarray        # (H, 4) float32
-    human_parts: np.ndarray      # (H,)
-    part_name: np.ndarray        # (P,) code into ``names``
-    part_boxes: np.ndarray       # (P,) proposal boxes per part
-    part_states: np.ndarray      # (P,) proposal states per part (N_p)
-    box: np.ndarray              # (sum part_boxes, 4) float64
-    state: np.ndarray            # (sum part_states,) code into ``states``
-    names: list[str]
-    states: list[str]
+from partparse.evaluation.metric_tables import (
+    GroundTruthTables,
+    NotCanonical,
+    SubmissionTables,
+    count_array,
+    value_codes,
+)
 
 
 def ground_truth_tables(gt_vid, gt_part) -> GroundTruthTables:
@@ -148,26 +104,6 @@ def submission_tables(pred_vid, pred_part) -> SubmissionTables:
         box=_boxes64(numbers), state=state_codes, names=name_vocab, states=state_vocab)
 
 
-def count_array(values: list[int]) -> np.ndarray:
-    """Counts (lengths of a level of the nesting) as an int64 array."""
-    return np.fromiter(values, dtype=np.int64, count=len(values))
-
-
-def value_codes(values: list) -> tuple[np.ndarray, list[str]]:
-    """Integer codes of string ``values`` and their vocabulary (first-seen order).
-
-    Strings only: two strings get the same code exactly when ``==`` (what the official script compares
-    states with) says they are equal. Other JSON values do not code that simply (``1 == 1.0 == True``,
-    NaN never equals itself, lists are unhashable) and go to the general walk.
-    """
-    try:
-        vocab = list(dict.fromkeys(values))
-    except TypeError:
-        raise NotCanonical("a part state is not a string") from None
-    if any(type(v) is not str for v in vocab):
-        raise NotCanonical("a part state is not a string")
-    index = {v: i for i, v in enumerate(vocab)}
-    return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values)), vocab
 
 
 def _boxes32(boxes: list) -> np.ndarray:

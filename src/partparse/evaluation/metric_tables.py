@@ -1,0 +1,82 @@
+"""The tables that a canonical file pair (ground truth or submission) is read into, one row per item.
+
+:mod:`part_file_decoder` fills them from the bytes of the part files; :mod:`table_join` joins a ground
+truth's and a submission's into the metric's flat arrays (:class:`FlatEvaluation`). Only the *canonical*
+form of the files is read that way: the documented nesting with lists, dicts and 4-number boxes where
+they belong and string part names and states. Anything else raises :class:`NotCanonical`, and
+:meth:`TPSEvaluator.from_folders` scores the files with the general walk (:mod:`general_walk`), which
+reproduces every error and oddity of the official script.
+
+Rows follow the files: videos, their frames, the humans of each frame, the parts of each human (dict
+order), for a submission the proposals of each part. Counts per row give the nesting (``frame_humans``,
+``human_parts``, ...); offsets are their cumulative sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class NotCanonical(Exception):
+    """The input holds something the table readers do not take; score it with the general walk."""
+
+
+@dataclass
+class GroundTruthTables:
+    """``gt_vid_result.json`` and ``gt_part_result.json`` of the videos of ``gt_vid`` (in its order)."""
+
+    gt_vid: dict                 # {video: action}, as read
+    video_frames: np.ndarray     # (V,) frame entries per video
+    frame_key: list[str]         # (F,) frame keys
+    frame_humans: np.ndarray     # (F,) humans per frame
+    human_box: np.ndarray        # (H, 4) float32
+    human_parts: np.ndarray      # (H,) parts per human
+    part_name: np.ndarray        # (P,) code into ``names``
+    part_box: np.ndarray         # (P, 4) float64
+    part_state: np.ndarray       # (P,) code into ``states``
+    names: list[str]
+    states: list[str]
+
+
+@dataclass
+class SubmissionTables:
+    """``pred_vid_result.json`` and ``pred_part_result.json``, every video (file order)."""
+
+    pred_vid: dict               # {video: action}, as read
+    video_ids: list[str]         # (V,) videos of pred_part_result.json
+    video_frames: np.ndarray     # (V,)
+    frame_key: list[str]         # (F,)
+    frame_humans: np.ndarray     # (F,)
+    human_box: np.ndarray        # (H, 4) float32
+    human_parts: np.ndarray      # (H,)
+    part_name: np.ndarray        # (P,) code into ``names``
+    part_boxes: np.ndarray       # (P,) proposal boxes per part
+    part_states: np.ndarray      # (P,) proposal states per part (N_p)
+    box: np.ndarray              # (sum part_boxes, 4) float64
+    state: np.ndarray            # (sum part_states,) code into ``states``
+    names: list[str]
+    states: list[str]
+
+
+def count_array(values: list[int]) -> np.ndarray:
+    """Counts (lengths of a level of the nesting) as an int64 array."""
+    return np.fromiter(values, dtype=np.int64, count=len(values))
+
+
+def value_codes(values: list) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of string ``values`` and their vocabulary (first-seen order).
+
+    Strings only: two strings get the same code exactly when ``==`` (what the official script compares
+    states with) says they are equal. Other JSON values do not code that simply (``1 == 1.0 == True``,
+    NaN never equals itself, lists are unhashable) and go to the general walk.
+    """
+    try:
+        vocab = list(dict.fromkeys(values))
+    except TypeError:
+        raise NotCanonical("a part state is not a string") from None
+    if any(type(v) is not str for v in vocab):
+        raise NotCanonical("a part state is not a string")
+    index = {v: i for i, v in enumerate(vocab)}
+    return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values)), vocab
