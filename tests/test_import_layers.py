@@ -31,7 +31,8 @@ LAYERS = [
 TRAINING = {"partparse.engine.trainer", "partparse.engine.detection_task", "partparse.engine.pose_task",
             "partparse.engine.video_task", "partparse.engine.distributed", "partparse.engine.work_dir",
             "partparse.engine.zoo_pack", "partparse.data.video_dataset", "partparse.data.coco_detection",
-            "partparse.data.coco_keypoints", "partparse.data.syntps_stream"}
+            "partparse.data.coco_keypoints", "partparse.data.syntps_stream", "partparse.engine.skeleton_task",
+            "partparse.data.skeleton_dataset"}
 
 
 def _modules() -> dict[str, Path]:
@@ -140,12 +141,13 @@ def test_loading_trained_models_imports_no_training_code():
     code = ("import sys\n"
             "from partparse.pipeline.parse_recipe import load_trained\n"
             "for path, task in (('zoo:syntps/parts', 'detection'), ('zoo:syntps/pose', 'pose'), "
-            "('zoo:syntps/ir-csn', 'video')):\n"
+            "('zoo:syntps/ir-csn', 'video'), ('zoo:syntps/pose-stream', 'skeleton')):\n"
             "    load_trained(path, task, 'cpu')\n"
             "print(' '.join(sorted(m for m in sys.modules if m.startswith('partparse.'))))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     loaded = set(out.stdout.split())
     assert "partparse.engine.trained_models" in loaded and "partparse.models.csn" in loaded
+    assert "partparse.models.skeleton_gcn" in loaded
     assert sorted(loaded & TRAINING) == []
 
