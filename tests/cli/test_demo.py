@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from partparse.cli import app
 from partparse.data.tps_format import PRED_VID_FILE
 from partparse.cli.demo import FINETUNES
-from partparse.experiments.ablation import TABLE1
+from partparse.experiments.ablation import POSE_ROW, TABLE1
 
 
 @pytest.mark.slow
@@ -20,7 +20,10 @@ def test_demo_smoke_budget_writes_table1_curves_overlay_and_report(tmp_path):
                                    "--budget", "smoke", "--workers", "1", "--seed", "11"])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "demo_summary.json").read_text())
-    assert [r["row"] for r in summary["table1"]] == [r.name for r in TABLE1]
+    assert [r["row"] for r in summary["table1"]] == [r.name for r in (*TABLE1, POSE_ROW)]
+    assert [r["row"] for r in summary["references"]] == [
+        "ground truth", "GT boxes + actions, class-prior states", "GT boxes + actions, video-level oracle states",
+        "GT boxes + keypoints + actions, pose-stream states"]
     assert all(0.0 <= r["score"] <= 1.0 for r in summary["table1"] + summary["references"])
     assert summary["videos_parsed"] == 2 and summary["seed"] == 11
     assert summary["references"][0]["row"] == "ground truth" and summary["references"][0]["score"] == pytest.approx(1.0, abs=1e-3)

@@ -7,8 +7,10 @@
    trained; ip-CSN frozen. Each fine-tuning's learning curve is drawn;
 3. parse the val videos once per row of the report's Table 1 (shared stages computed once) with the zoo's
    persons, pose and part detectors (with keypoint dots, and without for the rows before pose guidance)
-   and the fine-tuned CSNs, and score every row with the Kinetics-TPS metric, next to reference rows
-   (ground truth; the class prior and the video-level oracle on ground-truth boxes and actions);
+   and the fine-tuned CSNs, then once more with per-keyframe part states from each track's keypoint
+   trajectory (the zoo's pose stream, issue 15), and score every row with the Kinetics-TPS metric, next
+   to reference rows (ground truth; on ground-truth boxes and actions: the class prior, the video-level
+   oracle, and the pose stream on ground-truth keypoints);
 4. draw the zoo models' learning curves, one overlay video and an HTML report with all of it.
 
 Everything goes under ``--out``; a rerun reuses what is there (the dataset, finished fine-tunings). Sized
@@ -173,7 +175,7 @@ def _load_stages(data: Path, runs: Path):
     from partparse.experiments.ablation import AblationStages
     from partparse.pipeline.parse_recipe import (
         load_class_prior, load_parse_recipe, load_part_detector, load_person_detector, load_pose_estimator,
-        load_trained, resolve_device,
+        load_pose_stream, load_trained, resolve_device,
     )
     from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
 
@@ -194,7 +196,8 @@ def _load_stages(data: Path, runs: Path):
         parts_guided=load_part_detector(m.parts, recipe.parts, True, device),
         video=[scorer(runs / "ir_csn"), scorer(runs / "ip_csn")],
         video_trained_bn=[scorer(runs / "ir_csn_trained_bn")],
-        prior=load_class_prior(data / "gt_train"))  # the report's baseline: the states of its training data
+        prior=load_class_prior(data / "gt_train"),  # the report's baseline: the states of its training data
+        pose_stream=load_pose_stream(m.pose_stream, device))
     return stages, recipe.parser
 
 
@@ -203,18 +206,20 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
 
     from partparse.data.video_dataset import list_videos
     from partparse.evaluation.tps_metric import TPSEvaluator
-    from partparse.experiments.ablation import TABLE1, run_ablation
+    from partparse.experiments.ablation import POSE_ROW, TABLE1, run_ablation
     from partparse.experiments.oracle_submissions import (
         class_prior_submission, ground_truth_submission, video_oracle_submission,
     )
+    from partparse.experiments.pose_stream_oracle import keypoints_by_frame, pose_stream_oracle_submission
     from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 
+    rows = (*TABLE1, POSE_ROW)  # the report's rows, then per-keyframe states from keypoint trajectories (issue 15)
     stages, parser_config = _load_stages(data, runs)
     videos = [p for p, _ in list_videos(data, "val")]
     videos = videos[:: max(1, len(videos) // n_videos)][:n_videos]
     with Progress(console=console) as bar:
-        task = bar.add_task(f"parsing {len(videos)} val videos per Table 1 row", total=len(TABLE1) * len(videos))
-        results = run_ablation(TABLE1, stages, videos, data / "gt_val", parser_config,
+        task = bar.add_task(f"parsing {len(videos)} val videos per Table 1 row", total=len(rows) * len(videos))
+        results = run_ablation(rows, stages, videos, data / "gt_val", parser_config,
                                on_video=lambda r, p: bar.advance(task))
     gt_vid, gt_part = read_json(data / "gt_val" / "gt_vid_result.json"), read_json(data / "gt_val" / "gt_part_result.json")
     ids = {p.stem for p in videos}
@@ -227,6 +232,8 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
         "ground truth": ground_truth_submission(gt_vid, gt_part),
         "GT boxes + actions, class-prior states": class_prior_submission(gt_vid, gt_part, prior),
         "GT boxes + actions, video-level oracle states": video_oracle_submission(gt_vid, gt_part),
+        "GT boxes + keypoints + actions, pose-stream states": pose_stream_oracle_submission(
+            gt_vid, gt_part, keypoints_by_frame(data / "keypoints_val.json"), stages.pose_stream),
     }.items():
         res = TPSEvaluator(gt_vid, gt_part, pv, pp).evaluate()
         references.append({"row": name, "score": res.score, "mean_psc": res.mean_psc,
