@@ -25,6 +25,11 @@ def test_demo_smoke_budget_writes_table1_curves_overlay_and_report(tmp_path):
         "ground truth", "GT boxes + actions, class-prior states", "GT boxes + actions, video-level oracle states",
         "GT boxes + keypoints + actions, pose-stream states"]
     assert all(0.0 <= r["score"] <= 1.0 for r in summary["table1"] + summary["references"])
+    first, *steps = summary["table1"]
+    assert first["delta"] is None and first["delta_interval95"] is None
+    for before, r in zip(summary["table1"], steps):  # each step with its paired-bootstrap interval
+        lo, hi = r["delta_interval95"]
+        assert r["delta"] == pytest.approx(r["score"] - before["score"]) and lo <= hi
     assert summary["videos_parsed"] == 2 and summary["seed"] == 11
     assert summary["references"][0]["row"] == "ground truth" and summary["references"][0]["score"] == pytest.approx(1.0, abs=1e-3)
     assert [(f["run"], f["frozen_bn"]) for f in summary["finetune"]] == [(n, "model.frozen_bn=false" not in e)

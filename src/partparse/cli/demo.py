@@ -109,7 +109,9 @@ def demo(
     _print_timings(timings, console)
     write_json(out / "demo_summary.json",
                {"seed": seed, "videos_parsed": len(table1.results[0].predictions) if table1.results else 0,
-                "table1": [r.to_dict() for r in table1.results], "references": table1.references,
+                "table1": [{**r.to_dict(), "delta": st["delta"], "delta_interval95": st["interval"]}
+                           for r, st in zip(table1.results, table1.steps)],
+                "references": table1.references,
                 "finetune": finetune, "seconds": timings}, indent=1)
 
 
@@ -169,6 +171,7 @@ def _draw_curves(out: Path, runs: Path, console: Console) -> list[tuple[str, Pat
 class Table1:
     results: list          # AblationResult per row
     references: list[dict]
+    steps: list[dict]      # per row: its step from the row above, with a 95 % bootstrap interval
 
 
 def _load_stages(data: Path, runs: Path):
@@ -238,22 +241,35 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
         res = TPSEvaluator(gt_vid, gt_part, pv, pp).evaluate()
         references.append({"row": name, "score": res.score, "mean_psc": res.mean_psc,
                            "action_top1": res.video_accuracy})
+    steps = _steps(results)
     table = Table(title=f"Table 1 on SynTPS val ({len(videos)} videos of a seed the zoo never saw; zoo persons, "
-                        "pose and parts; CSNs fine-tuned from the zoo in this run)")
-    for col in ("row", "TPS score", "Δ", "mean PSC", "action top-1", "part-state acc.", "parse s"):
+                        "pose and parts; CSNs fine-tuned from the zoo in this run)",
+                  caption="Δ: the step from the row above, [95 % interval of a paired bootstrap over the videos]; "
+                          "an interval across 0 is within noise")
+    for col in ("row", "TPS score", "Δ [95 %]", "mean PSC", "action top-1", "part-state acc.", "parse s"):
         table.add_column(col, justify="left" if col == "row" else "right")
-    previous = None
-    for r in results:
-        delta = "" if previous is None else f"{100 * (r.score - previous):+.2f}"
-        previous = r.score
-        table.add_row(escape(r.row.name), f"{100 * r.score:.2f}", delta, f"{100 * r.mean_psc:.2f}",
+    for r, step in zip(results, steps):
+        table.add_row(escape(r.row.name), f"{100 * r.score:.2f}", step["text"], f"{100 * r.mean_psc:.2f}",
                       f"{100 * r.action_top1:.1f}", f"{100 * r.part_state_accuracy:.1f}", f"{r.seconds:.1f}")
     table.add_section()
     for ref in references:
         table.add_row(f"[dim]reference: {escape(ref['row'])}[/dim]", f"{100 * ref['score']:.2f}", "",
                       f"{100 * ref['mean_psc']:.2f}", f"{100 * ref['action_top1']:.1f}", "", "")
     console.print(table)
-    return Table1(results, references)
+    return Table1(results, references, steps)
+
+
+def _steps(results: list) -> list[dict]:
+    """Per row, its step from the row above with a paired-bootstrap 95 % interval (the first row: none)."""
+    from partparse.experiments.row_bootstrap import score_difference_interval
+
+    out = [{"delta": None, "interval": None, "text": ""}]
+    for before, after in zip(results, results[1:]):
+        lo, hi = score_difference_interval(before.tps, after.tps)
+        delta = after.score - before.score
+        out.append({"delta": delta, "interval": [lo, hi],
+                    "text": f"{100 * delta:+.2f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"})
+    return out
 
 
 def _render(out: Path, data: Path, table1: Table1, finetune: list[dict], curves: list[tuple[str, Path]],
@@ -268,14 +284,17 @@ def _render(out: Path, data: Path, table1: Table1, finetune: list[dict], curves:
     paths = {p.stem: p for p in (data / "val_videos").glob("*/*.mp4")}
     first = full.predictions[0]
     overlay = render_overlay(paths[first.video_id], first, out / "overlays" / f"{first.video_id}.mp4")
-    rows = [(r.row.name, f"{100 * r.score:.2f}", f"{100 * r.mean_psc:.2f}", f"{100 * r.action_top1:.1f}",
-             f"{100 * r.part_state_accuracy:.1f}") for r in table1.results]
-    rows += [(f"reference: {ref['row']}", f"{100 * ref['score']:.2f}", f"{100 * ref['mean_psc']:.2f}",
+    rows = [(r.row.name, f"{100 * r.score:.2f}", st["text"], f"{100 * r.mean_psc:.2f}", f"{100 * r.action_top1:.1f}",
+             f"{100 * r.part_state_accuracy:.1f}") for r, st in zip(table1.results, table1.steps)]
+    rows += [(f"reference: {ref['row']}", f"{100 * ref['score']:.2f}", "", f"{100 * ref['mean_psc']:.2f}",
               f"{100 * ref['action_top1']:.1f}", "") for ref in table1.references]
     sections = [
         ReportSection("Table 1 (the report's rows, on this SynTPS set)",
-                      note=f"{len(full.predictions)} val videos; each row adds one component to the one above.",
-                      header=("row", "TPS score", "mean PSC", "action top-1", "part-state acc."), rows=rows),
+                      note=f"{len(full.predictions)} val videos; each row adds one component to the one above. "
+                           "Δ: the step from the row above, with the 95 % interval of a paired bootstrap over the "
+                           "videos (an interval across 0 is within noise).",
+                      header=("row", "TPS score", "Δ [95 %]", "mean PSC", "action top-1", "part-state acc."),
+                      rows=rows),
         ReportSection("Fine-tuning from the zoo: frozen against trained BatchNorm",
                       header=("run", "BatchNorm", "steps", "action top-1", "part heads top-1 (mean)", "seconds"),
                       rows=[(f["run"], "frozen" if f["frozen_bn"] else "trained", f["steps"],

@@ -19,7 +19,7 @@ from pathlib import Path
 from partparse.data.tps_format import read_result_files, submission_to_json
 from partparse.data.vocabulary import COARSE_PARTS
 from partparse.evaluation.part_state_accuracy import part_state_accuracy
-from partparse.evaluation.tps_metric import TPSEvaluator
+from partparse.evaluation.tps_metric import TPSEvaluator, TPSResult
 from partparse.experiments.stage_cache import (
     CachedPartDetector,
     CachedPersonDetector,
@@ -99,6 +99,7 @@ class AblationResult:
     part_state_accuracy: float
     seconds: float
     predictions: list[VideoPrediction]
+    tps: TPSResult | None = None       # per-video PSC and action correctness
 
     def to_dict(self) -> dict:
         return {"row": self.row.name, "score": self.score, "mean_psc": self.mean_psc,
@@ -128,6 +129,13 @@ def build_row_parser(row: AblationRow, stages: AblationStages, base: ParserConfi
 
 def score_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | Path) -> dict[str, float]:
     """TPS score, mean PSC, action top-1 and part-state accuracy against the GT videos among them."""
+    return evaluate_predictions(predictions, gt_dir)[0]
+
+
+def evaluate_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | Path
+                         ) -> tuple[dict[str, float], TPSResult]:
+    """:func:`score_predictions` and the metric's per-video result (PSC and action correctness per video,
+    what :func:`~partparse.experiments.row_bootstrap.score_difference_interval` resamples)."""
     gt_vid, gt_part = read_result_files(gt_dir, submission=False)
     ids = {p.video_id for p in predictions}
     gt_vid = {v: a for v, a in gt_vid.items() if v in ids}
@@ -136,7 +144,7 @@ def score_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | Path
     result = evaluator.evaluate()
     acc = part_state_accuracy({v: gt_part[v] for v in gt_vid}, evaluator.flat, 0.5)["mean"]
     return {"score": result.score, "mean_psc": result.mean_psc, "action_top1": result.video_accuracy,
-            "part_state_accuracy": acc}
+            "part_state_accuracy": acc}, result
 
 
 def run_ablation(rows: Sequence[AblationRow], stages: AblationStages, videos: Sequence[Path], gt_dir: str | Path,
@@ -154,6 +162,6 @@ def run_ablation(rows: Sequence[AblationRow], stages: AblationStages, videos: Se
             if on_video is not None:
                 on_video(row, path)
         seconds = time.perf_counter() - t0
-        out.append(AblationResult(row, seconds=seconds, predictions=predictions,
-                                  **score_predictions(predictions, gt_dir)))
+        scores, tps = evaluate_predictions(predictions, gt_dir)
+        out.append(AblationResult(row, seconds=seconds, predictions=predictions, tps=tps, **scores))
     return out
