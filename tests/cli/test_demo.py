@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from partparse.cli import app
-from partparse.data.tps_format import PRED_VID_FILE
 from partparse.cli.demo import FINETUNES
+from partparse.data.tps_format import PRED_VID_FILE
 from partparse.experiments.ablation import TABLE1
 
 

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from partparse.data.skeleton_dataset import (
-    JOINT_FLIP, SkeletonAugmentConfig, SkeletonLabels, SkeletonTrackDataset, corrupt, part_flip, read_tracks,
+    JOINT_FLIP,
+    SkeletonAugmentConfig,
+    SkeletonLabels,
+    SkeletonTrackDataset,
+    corrupt,
+    part_flip,
+    read_tracks,
     skeleton_collate,
 )
 from partparse.data.skeleton_features import NUM_CHANNELS, track_features

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import re
-
-import copy
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from partparse.data.tps_format import submission_to_json
+from partparse.data.vocabulary import coarse_part
 from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.io import read_json
 from partparse.pipeline.parse_output import read_parsed_video, write_parse_result
 from partparse.pipeline.parser import ParserConfig, PartParser
-from partparse.viz.html_report import ReportVideo, write_html_report
-from partparse.data.vocabulary import coarse_part
-from partparse.viz.html_report import report_states
+from partparse.viz.html_report import ReportVideo, report_states, write_html_report
 from partparse.viz.state_colours import state_palette, swatch_html
 from partparse.viz.timelines import gt_state_grid, person_tracks, predicted_state_grid, track_state_grid
 from tests.pipeline.parse_stubs import OracleStages, all_ground_truth, make_tiny_dataset, oracle_scorer

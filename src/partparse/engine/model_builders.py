@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from partparse.data.part_labels import read_label_spaces
+from partparse.data.skeleton_features import NUM_CHANNELS, NUM_JOINTS
 from partparse.engine.checkpoint import checkpoint_of, read_model_state
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.skeleton_recipe import SkeletonRecipe
 from partparse.engine.video_recipe import VideoRecipe
-from partparse.data.part_labels import read_label_spaces
-from partparse.data.skeleton_features import NUM_CHANNELS, NUM_JOINTS
 from partparse.io import InputError
 from partparse.model_zoo import is_zoo_name
 from partparse.models.csn import VideoClassifier, build_csn

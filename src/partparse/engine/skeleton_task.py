@@ -18,7 +18,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from partparse.data.skeleton_dataset import (
-    SkeletonAugmentConfig, SkeletonLabels, SkeletonTrackDataset, read_tracks, skeleton_collate,
+    SkeletonAugmentConfig,
+    SkeletonLabels,
+    SkeletonTrackDataset,
+    read_tracks,
+    skeleton_collate,
 )
 from partparse.engine import model_builders
 from partparse.engine.skeleton_recipe import SkeletonRecipe

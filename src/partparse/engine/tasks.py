@@ -20,7 +20,10 @@ from torch import nn
 from partparse.config import read_recipe_dict, short_repr
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.engine.model_builders import (
-    build_detection_model, build_pose_model, build_skeleton_model, build_video_model,
+    build_detection_model,
+    build_pose_model,
+    build_skeleton_model,
+    build_video_model,
 )
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.skeleton_recipe import SkeletonRecipe

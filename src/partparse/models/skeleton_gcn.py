@@ -16,7 +16,7 @@ Small enough to train in minutes on two CPU cores (about 0.37 M parameters).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn

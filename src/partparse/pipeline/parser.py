@@ -18,10 +18,10 @@ prediction it returns has Kinetics-TPS inclusive boxes (``x2 - 1``), rounded to 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -34,7 +34,12 @@ from partparse.pipeline.box_refinement import refine_person_box
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 from partparse.pipeline.pose_stream import PoseStream, PoseStreamScores, smooth_along_tracks
 from partparse.pipeline.stages import (
-    PartDetections, PartDetector, PersonDetector, PoseEstimator, VideoScorer, estimate_frames,
+    PartDetections,
+    PartDetector,
+    PersonDetector,
+    PoseEstimator,
+    VideoScorer,
+    estimate_frames,
 )
 from partparse.pipeline.tracking import TrackerConfig, track_persons
 from partparse.pipeline.video_labels import VideoLabels, video_labels
@@ -286,7 +291,7 @@ class PartParser:
             labels.states[head] = max(sorted(c), key=lambda s: c[s])
             labels.sources[head] = cfg.part_states
 
-    def _parse_frames(self, indices: np.ndarray, images: np.ndarray, timer: "_StageTimer") -> list[FrameParse]:
+    def _parse_frames(self, indices: np.ndarray, images: np.ndarray, timer: _StageTimer) -> list[FrameParse]:
         cfg = self.config
         with timer("person"):
             detections = [d.top(cfg.top_k_persons) for d in self.person_detector.detect(list(images))]
@@ -313,7 +318,7 @@ class PartParser:
             out.append(FrameParse(index, boxes, det.boxes, det.scores, keypoints, keypoint_scores, parts))
         return out
 
-    def _poses(self, images: np.ndarray, detections: list, timer: "_StageTimer") -> list[tuple]:
+    def _poses(self, images: np.ndarray, detections: list, timer: _StageTimer) -> list[tuple]:
         """``(keypoints, scores)`` per frame: the person detector's, else the pose estimator's for the persons
         of all frames at once (one forward pass of one or two crops costs 2-3 times more per crop than
         one of 16; pose crops have one size, so batching does not change them). Part detection stays

@@ -9,8 +9,8 @@ averaged with weights ``seen keyframes x mean person score``, so the main, long-
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

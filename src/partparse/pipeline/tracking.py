@@ -11,8 +11,9 @@ from 1 in order of first appearance, so they are stable for one video whatever t
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Sequence
+from typing import Annotated
 
 import numpy as np
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -50,7 +50,7 @@ class ReportVideo:
     facts: Mapping
 
     @classmethod
-    def from_parse_result(cls, result, video_path: str | Path) -> "ReportVideo":
+    def from_parse_result(cls, result, video_path: str | Path) -> ReportVideo:
         """From a :class:`~partparse.pipeline.parser.ParseResult` in memory: the facts
         ``partparse parse`` writes (timings included)."""
         return cls(result.prediction, {**result.summary(), "video_path": str(video_path)})
