@@ -23,7 +23,8 @@ def test_demo_smoke_budget_writes_table1_curves_overlay_and_report(tmp_path):
     assert [r["row"] for r in summary["table1"]] == [r.name for r in TABLE1]
     assert all(0.0 <= r["score"] <= 1.0 for r in summary["table1"] + summary["references"])
     assert summary["videos_parsed"] == 2 and summary["seed"] == 11
-    assert summary["references"][0]["row"] == "ground truth" and summary["references"][0]["score"] == pytest.approx(1.0, abs=1e-3)
+    reference = summary["references"][0]
+    assert reference["row"] == "ground truth" and reference["score"] == pytest.approx(1.0, abs=1e-3)
     assert [(f["run"], f["frozen_bn"]) for f in summary["finetune"]] == [(n, "model.frozen_bn=false" not in e)
                                                                          for n, _, e in FINETUNES]
     for name, _, _ in FINETUNES:  # fine-tuned from the zoo: the recipe names its zoo model

@@ -40,7 +40,8 @@ def parsed(tmp_path_factory):
 
 
 def _images(page: str) -> list[Image.Image]:
-    return [Image.open(io.BytesIO(base64.b64decode(m))) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+    found = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    return [Image.open(io.BytesIO(base64.b64decode(m))) for m in found]
 
 
 def test_report_holds_thumbnails_timelines_and_the_score_of_the_videos_with_gt(parsed, tmp_path):
@@ -52,7 +53,8 @@ def test_report_holds_thumbnails_timelines_and_the_score_of_the_videos_with_gt(p
     images = _images(page)
     assert len(images) == 6  # per video: a thumbnail and a timeline
     assert [im.width for im in images[0::2]] == [320] * 3 and images[0].height == 213  # 96x64 scaled
-    gt_vid, gt_part = read_json(root / "gt_train" / "gt_vid_result.json"), read_json(root / "gt_train" / "gt_part_result.json")
+    gt_vid = read_json(root / "gt_train" / "gt_vid_result.json")
+    gt_part = read_json(root / "gt_train" / "gt_part_result.json")
     ids = [v.prediction.video_id for v in videos]
     gt_vid = {v: a for v, a in gt_vid.items() if v in ids}
     assert len(gt_vid) == 2  # the val video has no GT there: scored over the two others
@@ -63,7 +65,9 @@ def test_report_holds_thumbnails_timelines_and_the_score_of_the_videos_with_gt(p
     assert "3 videos parsed, 1 failed." in page
     total = sum(v.facts["timings"]["total"] for v in videos)
     frames = sum(v.facts["num_frames"] for v in videos)
-    assert total > 0 and f"{frames} video frames (15 keyframes) parsed in {total:.2f} s: <b>{frames / total:.1f} video frames/s" in page
+    assert total > 0
+    assert (f"{frames} video frames (15 keyframes) parsed in {total:.2f} s: "
+            f"<b>{frames / total:.1f} video frames/s") in page
     assert "Timings: not recorded" not in page and "models loaded once, in 1.50 s" in page
 
 
@@ -100,7 +104,7 @@ def test_one_colour_per_state_across_the_page(parsed, tmp_path):
         for state in v.facts["part_states"].values():
             assert f"{swatch_html(palette[state])}{state}</td>" in page
     timelines = _images(page)[1::2]
-    for v, im in zip(videos, timelines):  # the timeline draws the states of the video in those colours
+    for v, im in zip(videos, timelines, strict=True):  # the timeline draws the states of the video in those colours
         pixels = {tuple(p) for p in np.asarray(im.convert("RGB")).reshape(-1, 3)}
         drawn = {p[0].state for f in v.prediction.frames for person in f.persons for p in person.parts.values()}
         for state in drawn:

@@ -18,7 +18,7 @@ for about 10 minutes on 2 cores; ``--budget smoke`` fine-tunes for two steps (a 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -72,7 +72,8 @@ def demo(
     parse_videos: Annotated[int, typer.Option(help="Validation videos to parse per Table 1 row.")] = 40,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset (one the zoo never saw).")] = 31415,
     workers: Annotated[int, typer.Option(help="Processes for data generation.")] = 2,
-    budget: Annotated[str, typer.Option(help="Fine-tuning budget: demo (about 10 min on 2 cores) or smoke (seconds).")] = "demo",
+    budget: Annotated[str, typer.Option(
+        help="Fine-tuning budget: demo (about 10 min on 2 cores) or smoke (seconds).")] = "demo",
 ) -> None:
     """Fine-tune the zoo's CSNs on fresh SynTPS data, parse, and print the report's Table 1 for this data."""
     console = Console()
@@ -172,8 +173,13 @@ class Table1:
 def _load_stages(data: Path, runs: Path):
     from partparse.experiments.ablation import AblationStages
     from partparse.pipeline.parse_recipe import (
-        load_class_prior, load_parse_recipe, load_part_detector, load_person_detector, load_pose_estimator,
-        load_trained, resolve_device,
+        load_class_prior,
+        load_parse_recipe,
+        load_part_detector,
+        load_person_detector,
+        load_pose_estimator,
+        load_trained,
+        resolve_device,
     )
     from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
 
@@ -205,7 +211,9 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
     from partparse.evaluation.tps_metric import TPSEvaluator
     from partparse.experiments.ablation import TABLE1, run_ablation
     from partparse.experiments.oracle_submissions import (
-        class_prior_submission, ground_truth_submission, video_oracle_submission,
+        class_prior_submission,
+        ground_truth_submission,
+        video_oracle_submission,
     )
     from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 
@@ -216,7 +224,8 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
         task = bar.add_task(f"parsing {len(videos)} val videos per Table 1 row", total=len(TABLE1) * len(videos))
         results = run_ablation(TABLE1, stages, videos, data / "gt_val", parser_config,
                                on_video=lambda r, p: bar.advance(task))
-    gt_vid, gt_part = read_json(data / "gt_val" / "gt_vid_result.json"), read_json(data / "gt_val" / "gt_part_result.json")
+    gt_vid = read_json(data / "gt_val" / "gt_vid_result.json")
+    gt_part = read_json(data / "gt_val" / "gt_part_result.json")
     ids = {p.stem for p in videos}
     gt_vid = {v: a for v, a in gt_vid.items() if v in ids}
     gt_part = {v: p for v, p in gt_part.items() if v in ids}
@@ -284,11 +293,11 @@ def _render(out: Path, data: Path, table1: Table1, finetune: list[dict], curves:
                             *((f"parse: {r.row.name}", f"{r.seconds:.1f}") for r in table1.results)]),
     ]
     report = write_html_report([ReportVideo(p, {"video_path": str(paths[p.video_id])}) for p in full.predictions],
-                               out / "report.html", data / "gt_val", title="partparse demo: the full system on SynTPS val",
-                               extra_sections=sections)
+                               out / "report.html", data / "gt_val",
+                               title="partparse demo: the full system on SynTPS val", extra_sections=sections)
     console.print(f"overlay: {escape(str(overlay))}; report: {escape(str(report))}; submission: "
-                  f"{escape(str(out / 'submission'))} (re-score: partparse evaluate --gt {escape(str(data / 'gt_val'))} "
-                  f"--pred {escape(str(out / 'submission'))})")
+                  f"{escape(str(out / 'submission'))} (re-score: partparse evaluate "
+                  f"--gt {escape(str(data / 'gt_val'))} --pred {escape(str(out / 'submission'))})")
 
 
 def _print_timings(timings: dict[str, float], console: Console) -> None:

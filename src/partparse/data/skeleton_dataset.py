@@ -130,12 +130,13 @@ def read_tracks(root: str | Path, split: str, labels: SkeletonLabels | None = No
             humans = gt_part.get(vid, {}).get(key, {}).get("humans", [])
             if len(humans) != len(anns):
                 raise InputError(f"{root}: {vid} {key}: {len(anns)} keypoint annotations but {len(humans)} humans")
-            for ann, human in zip(anns, humans):
+            for ann, human in zip(anns, humans, strict=True):
                 tid = int(ann["track_id"])
                 if tid not in by_track:
                     by_track[tid] = SkeletonTrack(
                         vid, tid, action_index[gt_vid[vid]], np.zeros((t, NUM_JOINTS, 2), np.float32),
-                        np.zeros((t, NUM_JOINTS), np.float32), np.zeros(t, bool), np.full((t, len(parts)), -1, np.int64))
+                        np.zeros((t, NUM_JOINTS), np.float32), np.zeros(t, bool),
+                        np.full((t, len(parts)), -1, np.int64))
                 track = by_track[tid]
                 kp = np.asarray(ann["keypoints"], np.float32).reshape(NUM_JOINTS, 3)
                 track.keypoints[ti], track.visibility[ti], track.present[ti] = kp[:, :2], kp[:, 2], True

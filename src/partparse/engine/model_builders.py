@@ -64,7 +64,8 @@ def build_detection_model(recipe: DetectionRecipe, class_names: Mapping[str, Seq
         report = load_mapped(model, read_checkpoint(m.backbone_pretrained, trusted=m.trust_checkpoint),
                              _torchvision_backbone_key)
         if not report.loaded:
-            raise InputError(f"{m.backbone_pretrained}: no tensor fits the ResNet-{m.depth} backbone ({report.summary()})")
+            raise InputError(f"{m.backbone_pretrained}: no tensor fits the ResNet-{m.depth} backbone "
+                             f"({report.summary()})")
     if m.pretrained:
         state = read_checkpoint(m.pretrained, trusted=m.trust_checkpoint)
         report = load_mmdet_yolof(model, state, bgr_to_rgb=m.style == "caffe", classes=m.pretrained_classes)
