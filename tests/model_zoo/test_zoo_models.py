@@ -122,7 +122,7 @@ def test_skeleton_model_reads_actions_and_states_from_unseen_keypoint_tracks(nam
     from partparse.io import read_json
 
     torch.set_num_threads(1)
-    model, _ = load_trained(f"zoo:{name}")
+    model, _, _ = load_trained(f"zoo:{name}")
     labels = SkeletonLabels.from_dict(read_json(resolve(name) / "label_spaces.json"))
     tracks = [t for split in ("train", "val") for t in read_tracks(check_set, split, labels)[0]]
     loader = DataLoader(SkeletonTrackDataset(tracks, labels), batch_size=64, collate_fn=skeleton_collate)
