@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Fast suite (slow-marked tests are skipped); fails when no test is collected (pytest exit code 5).
+# Lint (ruff: pyflakes, pycodestyle, bugbear, pyupgrade, import order; [tool.ruff] in pyproject.toml), then
+# the fast suite (slow-marked tests are skipped); fails when no test is collected (pytest exit code 5).
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -m "not slow"
 
 test-all: $(STAMP)

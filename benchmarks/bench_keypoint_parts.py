@@ -149,13 +149,15 @@ def main() -> None:
     visible, per_person = rule_predictions(persons, sizes, min_visibility=2)
     rows = {"rule, visible keypoints (v = 2)": evaluate(coco_gt, visible),
             "rule, all keypoints in frame (v >= 1)": evaluate(coco_gt, rule_predictions(persons, sizes, 1)[0]),
-            f"reference: mean box in person box ({args.fit_split} fit)": evaluate(coco_gt, mean_box_predictions(persons, relative))}
+            f"reference: mean box in person box ({args.fit_split} fit)":
+                evaluate(coco_gt, mean_box_predictions(persons, relative))}
     ref = list(rows.values())[-1]
     print(f"{args.data} {args.split}: {len(keypoints['images'])} frames, {len(keypoints['annotations'])} persons, "
           f"{len(coco_gt['annotations'])} part boxes; rule {per_person * 1e6:.0f} us per person")
     print(f"{'':46} {'AP':>6} {'AP50':>6} {'AP75':>6} {'AP/ref':>7}")
     for name, m in rows.items():
-        print(f"{name:46} {100 * m['AP']:6.1f} {100 * m['AP50']:6.1f} {100 * m['AP75']:6.1f} {m['AP'] / ref['AP']:7.2f}")
+        print(f"{name:46} {100 * m['AP']:6.1f} {100 * m['AP50']:6.1f} {100 * m['AP75']:6.1f} "
+              f"{m['AP'] / ref['AP']:7.2f}")
     print("per part, AP / AP50 (rule, visible keypoints | reference):")
     rule = rows["rule, visible keypoints (v = 2)"]
     for name in BODY_PARTS:

@@ -66,12 +66,12 @@ def main() -> None:
     tensors = [torch.from_numpy(f).permute(2, 0, 1).float().div(255) for f in frames]
     for imgsz in args.imgsz:
         yolo = YoloPosePersons(YoloPoseConfig(imgsz=imgsz, batch_size=1))
-        t_yolo, found = _median_per_frame(lambda f: yolo.detect([f])[0], frames)
+        t_yolo, found = _median_per_frame(lambda f, yolo=yolo: yolo.detect([f])[0], frames)
         # min_size = max_size = imgsz: the longer side becomes imgsz, as Ultralytics' letterbox does.
         reference = yolof_r18(num_classes=1, min_size=imgsz, max_size=imgsz).eval()
         reference.config.score_thresh = 0.0
         with torch.no_grad():
-            t_ref, _ = _median_per_frame(lambda t: reference([t]), tensors)
+            t_ref, _ = _median_per_frame(lambda t, reference=reference: reference([t]), tensors)
         persons = np.mean([len(d) for d in found])
         scores = np.concatenate([d.keypoint_scores.ravel() for d in found])
         mean_score = f"{scores.mean():.3f}" if scores.size else "-"

@@ -111,12 +111,12 @@ def main() -> None:
           f"(no grad) on the same input size and count, same process")
     print(f"{'recipe':<38} {'what':<11} {'items':>5} {'input HxW':>10} {'ms':>8} {'ms/item':>8} "
           f"{'resnet50 ms':>11} {'ratio':>6}")
-    for stage, cfg, *measures in rows:
-        for what, (n, (h, w), fn) in zip(("train step", "infer"), measures):
+    for _stage, cfg, *measures in rows:
+        for what, (n, (h, w), fn) in zip(("train step", "infer"), measures, strict=True):
             t = median_time(fn, repeats, warmup)
             ref_input = torch.rand(n, 3, h, w)
             with torch.no_grad():
-                t_ref = median_time(lambda: reference(ref_input), repeats, warmup)
+                t_ref = median_time(lambda x=ref_input: reference(x), repeats, warmup)
             print(f"{cfg.name:<38} {what:<11} {n:>5} {f'{h}x{w}':>10} {t * 1e3:>8.1f} {t * 1e3 / n:>8.1f} "
                   f"{t_ref * 1e3:>11.1f} {t / t_ref:>6.2f}")
 

@@ -41,14 +41,17 @@ def _pct(x: float) -> str:
 
 
 def recognition_table(runs: list[Path], gt_train: Path, gt_val: Path) -> str:
-    prior = ClassPriorPartStates.fit(read_json(gt_train / "gt_vid_result.json"), read_json(gt_train / "gt_part_result.json"))
+    prior = ClassPriorPartStates.fit(read_json(gt_train / "gt_vid_result.json"),
+                                     read_json(gt_train / "gt_part_result.json"))
     gt_vid, gt_part = read_json(gt_val / "gt_vid_result.json"), read_json(gt_val / "gt_part_result.json")
     models = [(run.name, load_model_scores(run)) for run in runs]
     if len(models) > 1:
         singles = [m for _, m in models]
-        searched = {h: found["weights"] for h, found in search_head_weights([run / "val_scores.npz" for run in runs]).items()}
+        searched = {h: found["weights"]
+                    for h, found in search_head_weights([run / "val_scores.npz" for run in runs]).items()}
         models.append(("ensemble, equal weights", fuse_models(singles)))
-        models.append((f"ensemble, weights searched on val (action {searched['action']})", fuse_models(singles, searched)))
+        models.append((f"ensemble, weights searched on val (action {searched['action']})",
+                       fuse_models(singles, searched)))
     lines = ["| model | action top-1 | part states from | " + " | ".join(COARSE_PARTS) + " | mean |",
              "|---|---|---|" + "---|" * (len(COARSE_PARTS) + 1)]
     for name, scores in models:
@@ -60,11 +63,13 @@ def recognition_table(runs: list[Path], gt_train: Path, gt_val: Path) -> str:
             lines.append(f"| {name if k == 0 else ''} | {_pct(r.action_top1) if k == 0 else ''} | {label} | "
                          + " | ".join(cells) + f" | {_pct(r.mean_part_accuracy(source))} |")
     videos = len(gt_vid)
-    return f"{videos} validation videos; part accuracy = predicted video state == majority GT state, %\n\n" + "\n".join(lines)
+    return (f"{videos} validation videos; part accuracy = predicted video state == majority GT state, %\n\n"
+            + "\n".join(lines))
 
 
 def frozen_bn_table(frozen: Path, trained: Path) -> str:
-    lines = ["| fine-tuning | epochs | " + " | ".join(["action", *COARSE_PARTS]) + " | best action top-1 (validation #) |",
+    lines = ["| fine-tuning | epochs | " + " | ".join(["action", *COARSE_PARTS])
+             + " | best action top-1 (validation #) |",
              "|---|---|" + "---|" * (len(COARSE_PARTS) + 2)]
     for name, run in (("BN frozen", frozen), ("BN trained", trained)):
         history = json.loads((run / "val_history.json").read_text())

@@ -38,7 +38,8 @@ def main() -> None:
     parts, recipe, _ = load_trained(args.parts_run)
     pose, pose_recipe, _ = load_trained(args.pose_run)
     root = Path(recipe.data.root)
-    crops = COCODetectionDataset(root / recipe.data.val_ann, root / (recipe.data.val_image_dir or recipe.data.image_dir),
+    crops = COCODetectionDataset(root / recipe.data.val_ann,
+                                 root / (recipe.data.val_image_dir or recipe.data.image_dir),
                                  recipe.model.class_names, DetectionTransformConfig(train=False),
                                  pose_guidance=True, max_images=args.max_images)
     split = recipe.data.val_ann.removeprefix("parts_").removesuffix(".json")

@@ -84,7 +84,8 @@ def test_every_shipped_recipe_loads():
         tasks.add(task)
     assert {"video", "detection", "pose"} <= tasks
     report = load_recipe(Path(__file__).resolve().parents[1] / "configs/csn/ir_csn_152_tps.yaml", VideoRecipe)
-    assert (report.optim.lr, report.optim.nesterov, report.schedule.milestones, report.schedule.epochs) == (8e-5, True, [32, 48], 58)
+    assert (report.optim.lr, report.optim.nesterov, report.schedule.milestones, report.schedule.epochs) == (
+        8e-5, True, [32, 48], 58)
     assert (report.clips.clip_len, report.clips.frame_interval, report.clips.num_test_clips) == (32, 2, 7)
     assert report.model.frozen_bn and report.schedule.warmup_iters == 16
 
@@ -98,18 +99,22 @@ def test_report_spatial_recipes_say_what_the_report_says():
     configs = Path(__file__).resolve().parents[1] / "configs"
     for name in ("yolof_r101_persons_tps", "yolof_r101_parts_pose_tps"):
         r = load_recipe(configs / "yolof" / f"{name}.yaml", DetectionRecipe)
-        assert (r.model.depth, r.schedule.epochs, r.schedule.milestones, r.schedule.warmup_iters) == (101, 24, [16, 22], 1800)
-        assert (r.optim.name, r.optim.lr, r.optim.momentum, r.optim.nesterov, r.optim.weight_decay) == ("sgd", 0.01, 0.9, True, 1e-4)
+        assert (r.model.depth, r.schedule.epochs, r.schedule.milestones, r.schedule.warmup_iters) == (
+            101, 24, [16, 22], 1800)
+        assert (r.optim.name, r.optim.lr, r.optim.momentum, r.optim.nesterov, r.optim.weight_decay) == (
+            "sgd", 0.01, 0.9, True, 1e-4)
         assert r.train.batch_size == 6
     parts = load_recipe(configs / "yolof" / "yolof_r101_parts_pose_tps.yaml", DetectionRecipe)
     assert parts.data.pose_guidance and len(parts.model.class_names) == 10
     pose = load_recipe(configs / "hrnet" / "hrnet_w32_coco_256x192.yaml", PoseRecipe)
     assert (pose.input.input_size, pose.model.heatmap_size, pose.model.sigma) == ([256, 192], [64, 48], 2.0)
-    assert (pose.optim.name, pose.optim.lr, pose.schedule.epochs, pose.schedule.milestones) == ("adam", 5e-4, 210, [170, 200])
+    assert (pose.optim.name, pose.optim.lr, pose.schedule.epochs, pose.schedule.milestones) == (
+        "adam", 5e-4, 210, [170, 200])
 
 
 # ------------------------------------------------------------------ hostile and careless recipes (issue 13)
-VIDEO_RECIPE = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs" / "csn" / "ir_csn_26_syntps_cpu.yaml"
+VIDEO_RECIPE = (__import__("pathlib").Path(__file__).resolve().parents[1]
+                / "configs" / "csn" / "ir_csn_26_syntps_cpu.yaml")
 
 BOMB = ('a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
         'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'

@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-try:  # orjson parses large submissions (100+ MB) faster (docs/benchmarks.md, "Timings behind design choices"); json stays the reference behaviour
+# orjson parses large submissions (100+ MB) faster (docs/benchmarks.md, "Timings behind design choices");
+# json stays the reference behaviour
+try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     orjson = None

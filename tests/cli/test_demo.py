@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 from typer.testing import CliRunner
 
 from partparse.cli import app
-from partparse.data.tps_format import PRED_VID_FILE
 from partparse.cli.demo import FINETUNES
+from partparse.data.tps_format import PRED_VID_FILE
 from partparse.experiments.ablation import POSE_ROW, TABLE1
 
 
@@ -25,13 +26,14 @@ def test_demo_smoke_budget_writes_table1_curves_overlay_and_report(tmp_path):
         "ground truth", "GT boxes + actions, class-prior states", "GT boxes + actions, video-level oracle states",
         "GT boxes + keypoints + actions, pose-stream states"]
     assert all(0.0 <= r["score"] <= 1.0 for r in summary["table1"] + summary["references"])
-    first, *steps = summary["table1"]
+    first = summary["table1"][0]
     assert first["delta"] is None and first["delta_interval95"] is None
-    for before, r in zip(summary["table1"], steps):  # each step with its paired-bootstrap interval
+    for before, r in itertools.pairwise(summary["table1"]):  # each step with its paired-bootstrap interval
         lo, hi = r["delta_interval95"]
         assert r["delta"] == pytest.approx(r["score"] - before["score"]) and lo <= hi
     assert summary["videos_parsed"] == 2 and summary["seed"] == 11
-    assert summary["references"][0]["row"] == "ground truth" and summary["references"][0]["score"] == pytest.approx(1.0, abs=1e-3)
+    truth = summary["references"][0]
+    assert truth["row"] == "ground truth" and truth["score"] == pytest.approx(1.0, abs=1e-3)
     assert [(f["run"], f["frozen_bn"]) for f in summary["finetune"]] == [(n, "model.frozen_bn=false" not in e)
                                                                          for n, _, e in FINETUNES]
     for name, _, _ in FINETUNES:  # fine-tuned from the zoo: the recipe names its zoo model

@@ -82,7 +82,8 @@ def test_bad_score_files_and_options_are_one_line_and_write_nothing(scores, tmp_
     rows = tmp_path / "rows.npz"
     save_scores(rows, [f"v{i}" for i in range(40)], {"action": np.random.rand(39, 4)}, {"action": np.zeros(40, int)})
     relabelled = tmp_path / "relabelled.npz"
-    save_scores(relabelled, [f"v{i}" for i in range(40)], {"action": np.random.rand(40, 4), "hand": np.random.rand(40, 3)},
+    save_scores(relabelled, [f"v{i}" for i in range(40)],
+                {"action": np.random.rand(40, 4), "hand": np.random.rand(40, 3)},
                 {"action": np.arange(40) % 4, "hand": np.zeros(40, int)})
     cases = [
         ((ir, relabelled), "relabelled.npz: labels of head 'action' differ from those of"),

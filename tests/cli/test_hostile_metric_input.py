@@ -244,14 +244,15 @@ def test_a_nan_human_box_names_its_place(folders, side):
     folder = gt if side == "gt" else pred
     name = f"{side}_part_result.json"
     (folder / name).write_text((folder / name).read_text().replace('"box": [0, 0, 10, 10]', '"box": [0, NaN, 10, 10]'))
-    _one_line_error(_evaluate(gt, pred), f"{folder / name} [video v1 / frame img_00001.json / person 0]: a human box has NaN")
+    _one_line_error(_evaluate(gt, pred),
+                    f"{folder / name} [video v1 / frame img_00001.json / person 0]: a human box has NaN")
 
 
 def test_limits_of_the_official_evaluator_name_the_submission_file(folders):
     gt, pred = folders
     _write(pred, _pred(verbs=("none",) * 6), True)
-    _one_line_error(_evaluate(gt, pred), f"{pred / 'pred_part_result.json'} [video v1 / frame img_00001.json / person 0 / "
-                                   "part head]: more than 5 proposals")
+    _one_line_error(_evaluate(gt, pred), f"{pred / 'pred_part_result.json'} [video v1 / frame img_00001.json / "
+                                         "person 0 / part head]: more than 5 proposals")
 
 
 def test_names_with_line_breaks_stay_on_one_line(folders):

@@ -51,7 +51,8 @@ def test_parse_writes_everything_and_reports_one_failed_video(setup, tmp_path):
     videos = sorted(p.stem for p in (data / "train_videos").rglob("*.mp4"))
     submission = load_submission(out / "submission")
     assert sorted(submission) == videos and len(videos) == 3
-    gt_vid, gt_part = read_json(data / "gt_train" / "gt_vid_result.json"), read_json(data / "gt_train" / "gt_part_result.json")
+    gt_vid = read_json(data / "gt_train" / "gt_vid_result.json")
+    gt_part = read_json(data / "gt_train" / "gt_part_result.json")
     score = TPSEvaluator(gt_vid, gt_part, *submission_to_json(submission.values())).evaluate().score
     assert 0 <= score < 0.9999
     report = (out / "report.html").read_text()
@@ -73,8 +74,9 @@ def test_parse_writes_everything_and_reports_one_failed_video(setup, tmp_path):
 def test_switches_from_the_command_line(setup, tmp_path):
     data, recipe, _ = setup
     video = sorted((data / "val_videos").rglob("*.mp4"))[0]
-    res = CliRunner().invoke(app, ["parse", str(video), "--recipe", str(recipe), "--out", str(tmp_path), "--no-progress",
-                                   "--set", "parser.keyframe_step=8", "--set", "parser.missing_state=null"])
+    res = CliRunner().invoke(app, ["parse", str(video), "--recipe", str(recipe), "--out", str(tmp_path),
+                                   "--no-progress", "--set", "parser.keyframe_step=8",
+                                   "--set", "parser.missing_state=null"])
     assert res.exit_code == 0, res.output
     facts = read_json(tmp_path / "videos" / f"{video.stem}.json")
     assert list(facts["frames"]) == ["img_00001.json", "img_00009.json", "img_00017.json"]
@@ -95,7 +97,8 @@ def test_bad_input_is_one_line_and_exit_2(setup, tmp_path):
     res = CliRunner().invoke(app, ["parse", str(data), "--recipe", str(recipe), "--out", str(tmp_path),
                                    "--set", "parser.top_k_persons=11"])
     assert res.exit_code == 2 and "parse.yaml: top_k_persons must be 1..10" in res.stderr
-    res = CliRunner().invoke(app, ["parse", str(tmp_path / "missing.mp4"), "--recipe", str(recipe), "--out", str(tmp_path)])
+    res = CliRunner().invoke(app, ["parse", str(tmp_path / "missing.mp4"), "--recipe", str(recipe),
+                                   "--out", str(tmp_path)])
     assert res.exit_code == 2 and "missing.mp4: no such file or folder" in res.stderr
 
 

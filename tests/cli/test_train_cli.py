@@ -36,7 +36,8 @@ def _sets(root: Path, work: Path, *extra: str) -> list[str]:
 
 
 def _train(root: Path, work: Path, *extra: str, flags: tuple[str, ...] = ()):
-    return CliRunner().invoke(app, ["train", "--recipe", str(RECIPE), "--no-progress", *flags, *_sets(root, work, *extra)])
+    return CliRunner().invoke(app, ["train", "--recipe", str(RECIPE), "--no-progress", *flags,
+                                    *_sets(root, work, *extra)])
 
 
 def _one_line_error(res, *parts: str) -> str:

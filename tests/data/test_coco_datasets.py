@@ -74,7 +74,8 @@ def test_flip_mirrors_boxes_and_swaps_left_right_parts(part_export):
 
 def test_pose_guidance_draws_keypoint_dots_and_the_flip_swaps_their_colours(part_export):
     plain = COCODetectionDataset(part_export / "parts.json", part_export / "crops", PARTS)[0]["image"]
-    guided = COCODetectionDataset(part_export / "parts.json", part_export / "crops", PARTS, pose_guidance=True)[0]["image"]
+    guided = COCODetectionDataset(part_export / "parts.json", part_export / "crops", PARTS,
+                                  pose_guidance=True)[0]["image"]
     changed = (guided != plain).any(0)
     assert changed[20, 10] and changed[20, 30] and not changed[50, 20]   # dots at the two shoulders only
     assert 2 <= int(changed.sum()) <= 2 * 30
@@ -109,7 +110,8 @@ def test_resize_keeps_aspect_and_shift_drops_boxes_pushed_out(part_export):
     item = COCODetectionDataset(part_export / "parts.json", part_export / "crops", PARTS, cfg)[0]
     assert item["image"].shape == (3, 120, 80)
     torch.testing.assert_close(item["target"]["boxes"][0], torch.tensor([30.0, 4.0, 50.0, 28.0]))
-    torch.testing.assert_close(flip_boxes(torch.tensor([[0.0, 1.0, 10.0, 2.0]]), 40), torch.tensor([[30.0, 1.0, 40.0, 2.0]]))
+    torch.testing.assert_close(flip_boxes(torch.tensor([[0.0, 1.0, 10.0, 2.0]]), 40),
+                               torch.tensor([[30.0, 1.0, 40.0, 2.0]]))
     image = torch.ones(3, 50, 50)
     boxes, labels = torch.tensor([[0.0, 0.0, 5.0, 5.0], [20.0, 20.0, 30.0, 30.0]]), torch.tensor([0, 1])
     g = torch.Generator().manual_seed(0)

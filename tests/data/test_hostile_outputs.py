@@ -135,7 +135,8 @@ def test_synth_force_replaces_the_previous_dataset_and_keeps_other_files(tmp_pat
     assert (out / "README.txt").read_text() == "mine"
     gt = read_json(out / "gt_train" / "gt_vid_result.json") | read_json(out / "gt_val" / "gt_vid_result.json")
     assert {f"{v}.mp4" for v in gt} == second
-    annotated = {p.name for p in (out / "train_annotations").glob("*/*")} | {p.name for p in (out / "val_annotations").glob("*/*")}
+    annotated = ({p.name for p in (out / "train_annotations").glob("*/*")}
+                 | {p.name for p in (out / "val_annotations").glob("*/*")})
     assert annotated == set(gt)                                  # no old annotation folders either
 
 

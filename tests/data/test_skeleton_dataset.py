@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from partparse.data.skeleton_dataset import (
-    JOINT_FLIP, SkeletonAugmentConfig, SkeletonLabels, SkeletonTrackDataset, corrupt, part_flip, read_tracks,
+    JOINT_FLIP,
+    SkeletonAugmentConfig,
+    SkeletonLabels,
+    SkeletonTrackDataset,
+    corrupt,
+    part_flip,
+    read_tracks,
     skeleton_collate,
 )
 from partparse.data.skeleton_features import NUM_CHANNELS, track_features
@@ -69,7 +75,7 @@ def test_tracks_join_keypoints_and_part_states_of_the_ground_truth(tiny_dataset,
     track = found[0]
     key = sorted(gt_part[track.video_id])[int(np.flatnonzero(track.present)[0])]
     k = int(np.flatnonzero(track.present)[0])
-    states = {p: labels.parts[p][s] for p, s in zip(labels.parts, track.states[k]) if s >= 0}
+    states = {p: labels.parts[p][s] for p, s in zip(labels.parts, track.states[k], strict=True) if s >= 0}
     humans = gt_part[track.video_id][key]["humans"]
     assert any({n: p["verb"] for n, p in h["parts"].items() if n in labels.parts} == states for h in humans)
     assert SkeletonLabels.from_dict(labels.to_dict()) == labels

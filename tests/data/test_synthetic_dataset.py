@@ -65,7 +65,7 @@ def test_annotation_tree_round_trips_to_ground_truth(tiny_dataset, tiny_config):
             assert tree[vid].action == video.action
             assert [f.key for f in video.frames] == ["img_00001.json", "img_00006.json", "img_00011.json",
                                                      "img_00016.json"]
-            for a, b in zip(tree[vid].frames, video.frames):
+            for a, b in zip(tree[vid].frames, video.frames, strict=True):
                 assert a.key == b.key
                 assert [(p.box, p.parts) for p in a.persons] == [(p.box, p.parts) for p in b.persons]
 
@@ -104,11 +104,11 @@ def test_keypoints_file_matches_the_ground_truth(tiny_dataset):
         by_image: dict[int, list] = {}
         for ann in coco["annotations"]:
             by_image.setdefault(ann["image_id"], []).append(ann)
-        for image, (vid, key, frame) in zip(coco["images"], frames):
+        for image, (vid, key, frame) in zip(coco["images"], frames, strict=True):
             assert (image["video_id"], image["frame_key"]) == (vid, key)
             anns = by_image.get(image["id"], [])
             assert len(anns) == len(frame["humans"])
-            for ann, human in zip(anns, frame["humans"]):
+            for ann, human in zip(anns, frame["humans"], strict=True):
                 x1, y1, x2, y2 = human["box"]
                 assert ann["bbox"] == [x1, y1, x2 - x1 + 1, y2 - y1 + 1]
                 kps = np.array(ann["keypoints"], dtype=float).reshape(17, 3)

@@ -52,7 +52,8 @@ def test_person_stream_items_hold_the_frame_persons_as_continuous_boxes():
     item = SynTPSPersonStream(cfg, EVAL)[i]
     persons = render_stream_frame(cfg, i).persons
     assert item["image"].shape == (3, 120, 160) and 0 <= float(item["image"].min()) <= float(item["image"].max()) <= 1
-    expected = torch.tensor([[x1, y1, x2 + 1, y2 + 1] for x1, y1, x2, y2 in (p.box for p in persons)], dtype=torch.float32)
+    expected = torch.tensor([[x1, y1, x2 + 1, y2 + 1] for x1, y1, x2, y2 in (p.box for p in persons)],
+                            dtype=torch.float32)
     assert torch.equal(item["target"]["boxes"], expected)
     assert item["target"]["labels"].tolist() == [0] * len(persons) and item["target"]["image_id"] == i
     assert len(SynTPSPersonStream(cfg, EVAL)) == cfg.length

@@ -37,6 +37,19 @@ def test_every_problem_is_reported_with_location():
     assert all(m.startswith("pred_part_result.json [") for m in msgs)
 
 
+def test_proposal_scores_must_pair_with_the_proposals():
+    """A 'score' list shorter than the proposals was accepted and the loader dropped the unpaired proposals."""
+    def sub(scores):
+        part = {"box": [[0, 0, 5, 5], [1, 1, 6, 6], [2, 2, 7, 7]], "verb": ["none"] * 3, "score": scores}
+        return {"v1": {"img_00001.json": {"humans": [{"box": [0, 0, 50, 50], "parts": {"head": part}}]}}}
+
+    assert _messages(check_part_results(sub([0.9, None, 0.1]), "p.json", submission=True)) == []
+    for bad in ([0.9], [0.9, 0.5, "high"], 0.9):
+        assert _messages(check_part_results(sub(bad), "p.json", submission=True)) == [
+            f"p.json [video v1 / frame img_00001.json / person 0 / part head]: error: 'score' must be one number "
+            f"per proposal (3), got {bad!r}"]
+
+
 def test_ground_truth_and_video_results():
     gt = {"v": {"frame1": {"humans": [{"box": [0, 0, 5, 5], "parts": {"head": {"box": [0, 0, 1, 1]}}}]},
                 "img_00006.json": []}}
@@ -48,10 +61,12 @@ def test_ground_truth_and_video_results():
     assert _messages(check_video_results({"v": "b", "w": 3}, "gt_vid_result.json", vocab)) == [
         "gt_vid_result.json [video v]: error: unknown action class 'b'",
         "gt_vid_result.json [video w]: error: action must be a string, got 3"]
-    assert _messages(check_video_results([], "x.json")) == ["x.json: error: expected an object {video_id: action_class}, got list"]
+    assert _messages(check_video_results([], "x.json")) == [
+        "x.json: error: expected an object {video_id: action_class}, got list"]
 
 
 def test_video_sets():
-    msgs = _messages(check_same_videos({"a": 1, "b": 2}, "gt_vid_result.json", {"b": 1, "c": 2}, "pred_vid_result.json"))
+    msgs = _messages(check_same_videos({"a": 1, "b": 2}, "gt_vid_result.json",
+                                       {"b": 1, "c": 2}, "pred_vid_result.json"))
     assert msgs == ["pred_vid_result.json [video a]: error: video missing (it is in gt_vid_result.json)",
                     "pred_vid_result.json [video c]: warning: video not in gt_vid_result.json"]

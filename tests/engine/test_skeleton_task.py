@@ -25,8 +25,9 @@ def syntps(tmp_path_factory):
 
 
 def _train(root: Path, work: Path, *extra: str):
-    sets = [f"data.train_roots=[{root}]", f"data.val_root={root}", "data.val_split=train", f"train.work_dir={work}", "schedule.epochs=2",
-            "train.batch_size=2", "train.val_interval=1", "schedule.warmup_iters=0", "train.log_interval=1", *extra]
+    sets = [f"data.train_roots=[{root}]", f"data.val_root={root}", "data.val_split=train", f"train.work_dir={work}",
+            "schedule.epochs=2", "train.batch_size=2", "train.val_interval=1", "schedule.warmup_iters=0",
+            "train.log_interval=1", *extra]
     return CliRunner().invoke(app, ["train", "--recipe", str(RECIPE), "--no-progress",
                                     *[a for s in sets for a in ("--set", s)]])
 

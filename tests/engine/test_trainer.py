@@ -65,7 +65,7 @@ def test_resume_continues_exactly(tmp_path):
     first.fit()
     resumed = _trainer(tmp_path / "b", epochs=3)
     resumed.fit(resume=True)
-    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     assert resumed.iteration == straight.iteration
 
@@ -84,7 +84,8 @@ def test_two_ranks_with_gloo_agree_with_one_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     # one process, batch 16 = the union of the two ranks' batches of 8: same gradients (mean loss)
-    single = Trainer(make_model(batch_norm=False), make_dataset(), step_fn, TrainConfig(work_dir=str(tmp_path / "one"), batch_size=16),
+    single = Trainer(make_model(batch_norm=False), make_dataset(), step_fn,
+                     TrainConfig(work_dir=str(tmp_path / "one"), batch_size=16),
                      OptimConfig(lr=0.05, weight_decay=0.0), ScheduleConfig(epochs=2, milestones=[1]), progress=False)
     single.fit()
     for k, v in single.model.state_dict().items():
@@ -125,7 +126,8 @@ def test_a_monitor_that_is_no_validation_metric_is_one_line(tmp_path):
                       TrainConfig(work_dir=str(tmp_path), batch_size=8, monitor="neg_mse_typo"),
                       OptimConfig(lr=0.05), ScheduleConfig(epochs=2, milestones=[1]),
                       val_set=make_dataset(16, seed=1), eval_fn=eval_fn, progress=False)
-    with pytest.raises(InputError, match=r"^train.monitor: 'neg_mse_typo' is not a validation metric \(known: neg_mse\)$"):
+    with pytest.raises(InputError,
+                       match=r"^train.monitor: 'neg_mse_typo' is not a validation metric \(known: neg_mse\)$"):
         trainer.fit()
 
 

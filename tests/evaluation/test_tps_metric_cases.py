@@ -95,7 +95,8 @@ def test_square_matrix_compares_in_float32_padded_in_float64():
     r1 = evaluate_tps(*_one_video(g, one), human_iou=0.3)
     r2 = evaluate_tps(*_one_video(g, two), human_iou=0.3)
     assert r1.psc.tolist() == [0.0] and r2.psc.tolist() == [1.0]
-    assert r1.score == reference_score(*_one_video(g, one), 0.3) and r2.score == reference_score(*_one_video(g, two), 0.3)
+    assert r1.score == reference_score(*_one_video(g, one), 0.3)
+    assert r2.score == reference_score(*_one_video(g, two), 0.3)
 
 
 def test_area_matches_the_step_loop_on_psc_at_exact_thresholds():
@@ -103,7 +104,7 @@ def test_area_matches_the_step_loop_on_psc_at_exact_thresholds():
     correct = np.array([True, True, True, False, True, True, True])
     expected = 0
     for k in range(1, 10000):
-        expected += 1.0 / 10000 * (sum(1 for p, c in zip(psc, correct) if p >= k / 10000 and c) / len(psc))
+        expected += 1.0 / 10000 * (sum(1 for p, c in zip(psc, correct, strict=True) if p >= k / 10000 and c) / len(psc))
     assert area_under_curve(psc, correct) == expected
 
 

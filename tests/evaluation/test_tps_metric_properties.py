@@ -66,7 +66,7 @@ def test_shuffling_videos_or_persons_changes_nothing(seed):
                 rng.shuffle(frame["humans"])
     shuffled = evaluate_tps(_shuffled(gv, rng), _shuffled(gp2, rng), _shuffled(pv, rng), _shuffled(pp2, rng))
     assert shuffled.score == base.score
-    assert dict(zip(shuffled.video_ids, shuffled.psc)) == dict(zip(base.video_ids, base.psc))
+    assert dict(zip(shuffled.video_ids, shuffled.psc, strict=True)) == dict(zip(base.video_ids, base.psc, strict=True))
 
 
 @SETTINGS
@@ -110,7 +110,8 @@ def test_part_state_accuracy_equals_a_plain_count(seed):
     counts: dict = {}
     for k in range(len(f.part_name)):
         if matched[k] and f.part_top_state[k] is not None:
-            counts.setdefault((f.video_ids[f.part_video[k]], coarse_part(f.part_name[k])), Counter())[f.part_top_state[k]] += 1
+            key = (f.video_ids[f.part_video[k]], coarse_part(f.part_name[k]))
+            counts.setdefault(key, Counter())[f.part_top_state[k]] += 1
     hits: dict = {}
     for vid in gv:
         for coarse, state in video_part_states(gp[vid]).items():

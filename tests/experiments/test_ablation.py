@@ -87,7 +87,8 @@ def test_run_ablation_scores_every_row_and_shares_stages(dataset):
     rows = (AblationRow("a", False, False, False, "class_prior", False),
             AblationRow("b", True, True, True, "class_prior", False))
     stages = AblationStages(persons, FixedPose(np.full((1, 17, 2), 10.0)), Parts(), Parts(),
-                            [OneHotScorer({"action": sorted(set(vid.values()))}, {"action": sorted(set(vid.values()))[0]})],
+                            [OneHotScorer({"action": sorted(set(vid.values()))},
+                                          {"action": sorted(set(vid.values()))[0]})],
                             ClassPriorPartStates.fit(vid, part))
     videos = sorted(dataset.glob("val_videos/*/*.mp4"))
     results = run_ablation(rows, stages, videos, dataset / "gt_val")
@@ -109,5 +110,6 @@ def test_rows_without_frozen_bn_use_the_models_fine_tuned_with_trained_bn(datase
     assert not TABLE1[0].frozen_bn and all(r.frozen_bn for r in TABLE1[1:])
     assert build_row_parser(TABLE1[0], stages, ParserConfig()).parse(video).labels.action == actions[-1]
     assert build_row_parser(TABLE1[1], stages, ParserConfig()).parse(video).labels.action == actions[0]
-    without = AblationStages(stages.person, stages.pose, stages.parts_plain, stages.parts_guided, [frozen], stages.prior)
+    without = AblationStages(stages.person, stages.pose, stages.parts_plain, stages.parts_guided, [frozen],
+                             stages.prior)
     assert build_row_parser(TABLE1[0], without, ParserConfig()).parse(video).labels.action == actions[0]

@@ -90,7 +90,8 @@ def test_spatial_model_finds_what_it_was_trained_for_on_unseen_frames(name, chec
         from partparse.engine.detection_task import build_detection_datasets, detection_eval
 
         val = build_detection_datasets(recipe)[1]
-        metrics = detection_eval(model, DataLoader(val, batch_size=8, collate_fn=detection_collate), torch.device("cpu"))
+        loader = DataLoader(val, batch_size=8, collate_fn=detection_collate)
+        metrics = detection_eval(model, loader, torch.device("cpu"))
     else:
         from partparse.engine.pose_task import build_pose_datasets, make_pose_eval, pose_collate
 

@@ -116,7 +116,7 @@ def test_frozen_bn_stays_frozen_in_train_mode():
     before = [(bn.running_mean.clone(), bn.running_var.clone()) for bn in bns]
     model(torch.randn(2, 3, 8, 32, 32) * 3 + 1)["action"].sum().backward()
     assert all(torch.equal(m, bn.running_mean) and torch.equal(v, bn.running_var)
-               for (m, v), bn in zip(before, bns))
+               for (m, v), bn in zip(before, bns, strict=True))
     assert model.backbone.stem.conv.weight.grad is not None and all(bn.weight.grad is None for bn in bns)
 
 

@@ -93,7 +93,7 @@ def test_crop_boxes_samples_the_image_where_the_transform_says():
     grid = torch.tensor([[[5.0, 7.0], [40.0, 60.0], [20.0, 30.0]]]).repeat(2, 1, 1)  # (x, y) crop pixels
     expected = t.to_image(grid)
     for n in range(2):
-        for (cx, cy), (ix, iy) in zip(grid[n].long().tolist(), expected[n].tolist()):
+        for (cx, cy), (ix, iy) in zip(grid[n].long().tolist(), expected[n].tolist(), strict=True):
             assert float(crops[n, 0, cy, cx]) == pytest.approx(ix, abs=1e-3)
             assert float(crops[n, 1, cy, cx]) == pytest.approx(iy, abs=1e-3)
 

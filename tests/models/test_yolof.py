@@ -103,7 +103,7 @@ def test_uniform_matcher_ignore_thresholds():
     assert match.matched_gt[63] == IGNORE
     assert not bool(match.pos_valid[match.pos_anchor == 63].any())
     # every chosen anchor is positive iff its anchor IoU >= pos_ignore_thr
-    for a, valid in zip(match.pos_anchor.tolist(), match.pos_valid.tolist()):
+    for a, valid in zip(match.pos_anchor.tolist(), match.pos_valid.tolist(), strict=True):
         assert valid == bool(anchor_iou[a] >= 0.2)
     # a prediction that overlaps the box by > neg_ignore_thr, but was not selected, is ignored, not negative
     preds2 = anchors.clone()
@@ -157,7 +157,7 @@ def test_training_returns_losses_and_eval_returns_detections_in_input_size():
     with torch.no_grad():
         out = model(images)
     assert len(out) == 2
-    for det, img in zip(out, images):
+    for det, img in zip(out, images, strict=True):
         n = det["boxes"].shape[0]
         assert 0 < n <= model.config.detections_per_img
         assert det["scores"].shape == (n,) and det["labels"].shape == (n,)
@@ -254,7 +254,9 @@ def test_mmdet_checkpoint_round_trip():
     assert report.missing == [] and report.unexpected == [] and report.mismatched == []
     source.eval(), target.eval()
     x = torch.rand(1, 3, 128, 128)
-    for a, b in zip(source.head(source.encoder(source.backbone(x))), target.head(target.encoder(target.backbone(x)))):
+    source_out = source.head(source.encoder(source.backbone(x)))
+    target_out = target.head(target.encoder(target.backbone(x)))
+    for a, b in zip(source_out, target_out, strict=True):
         torch.testing.assert_close(a, b)
     # BGR -> RGB: the imported model on RGB input equals the original on the channel-reversed input
     rgb = small_yolof(num_classes=2)

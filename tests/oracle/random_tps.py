@@ -62,7 +62,8 @@ def noisy_submission(rng: np.random.Generator, gt_vid, gt_part, box_noise=6.0, s
             for gh in frame["humans"]:
                 if rng.random() < 0.1:
                     continue  # missed person
-                ph = {"box": _jitter(rng, gh["box"], box_noise * (4 if rng.random() < 0.1 else 1), integer), "parts": {}}
+                ph = {"box": _jitter(rng, gh["box"], box_noise * (4 if rng.random() < 0.1 else 1), integer),
+                      "parts": {}}
                 for name, gp in gh["parts"].items():
                     if rng.random() < 0.05:
                         continue

@@ -40,7 +40,7 @@ def match_humans(gt_humans, pred_humans, thresh, corrected=False):
         m = np.concatenate((m, np.full((n_gt, n_gt - n_pred), 0.0)), axis=1)
     rows, cols = linear_sum_assignment(1 - m)
     out = {}
-    for r, c in zip(rows, cols):
+    for r, c in zip(rows, cols, strict=True):
         if c < n_pred and m[r, c] > thresh:
             out[int(r)] = int(c)
     return out

@@ -212,11 +212,13 @@ def write_tiny_work_dirs(root: Path) -> dict[str, Path]:
     video = VideoRecipe()
     video.model.depth = 26
     c = video.clips
-    c.clip_len, c.frame_interval, c.num_test_clips, c.short_side, c.test_crop, c.test_crop_size = 4, 2, 2, 32, "center", 32
+    c.clip_len, c.frame_interval, c.num_test_clips = 4, 2, 2
+    c.short_side, c.test_crop, c.test_crop_size = 32, "center", 32
     spaces = {h: LabelSpace(n) for h, n in TINY_VIDEO_NAMES.items()}
     torch.manual_seed(0)
     runs = {"person": detection(["person"], False), "parts": detection(list(BODY_PARTS), True),
-            "pose": (pose, build_pose_model(pose, load_pretrained=False)), "video": (video, build_video_model(video, spaces))}
+            "pose": (pose, build_pose_model(pose, load_pretrained=False)),
+            "video": (video, build_video_model(video, spaces))}
     out = {}
     for name, (recipe, model) in runs.items():
         work = root / name

@@ -51,7 +51,7 @@ def test_person_detector_filters_one_class_and_agrees_with_the_model(frames):
     assert len(found) == 3
     with torch.no_grad():
         raw = model([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in frames])
-    for det, r in zip(found, raw):
+    for det, r in zip(found, raw, strict=True):
         keep = (r["labels"] == 1) & (r["scores"] >= 0.005)
         order = torch.argsort(r["scores"][keep], descending=True, stable=True)
         np.testing.assert_allclose(det.scores, r["scores"][keep][order].numpy(), rtol=1e-5)
@@ -153,7 +153,8 @@ def test_csn_scorer_equals_validation_scoring(video):
     scores = scorer.score(str(video))
     dataset = VideoClipDataset([(video, {h: 0 for h in TINY_VIDEO_NAMES})],
                                ClipSampler(cfg.clip_len, cfg.frame_interval, cfg.num_clips, test_mode=True),
-                               build_eval_transform(EvalClipTransformConfig(short_side=32, crop="center", crop_size=32)),
+                               build_eval_transform(EvalClipTransformConfig(short_side=32, crop="center",
+                                                                            crop_size=32)),
                                decode_short_side=32)
     _, ref, _ = predict_video_scores(model, DataLoader(dataset, batch_size=1), torch.device("cpu"))
     for head in TINY_VIDEO_NAMES:
@@ -193,11 +194,12 @@ def test_fused_csn_scorers_share_one_decoding_and_score_as_if_each_decoded(video
     separate = [s.score(str(video), persons) for s in (a, b, c)]
     opened = []
     real_reader = video_scorers.VideoReader
-    monkeypatch.setattr(video_scorers, "VideoReader", lambda *args, **kw: opened.append(args) or real_reader(*args, **kw))
+    monkeypatch.setattr(video_scorers, "VideoReader",
+                        lambda *args, **kw: opened.append(args) or real_reader(*args, **kw))
     fused = FusedVideoScorer([a, b, c])
     shared = fused.scores_per_model(str(video), persons)
     assert len(opened) == 2                                          # a and b share one decoding
-    for got, want in zip(shared, separate):
+    for got, want in zip(shared, separate, strict=True):
         for head in TINY_VIDEO_NAMES:
             np.testing.assert_array_equal(got[head], want[head])
     mean = {h: np.mean([s[h] for s in separate], axis=0) for h in TINY_VIDEO_NAMES}
@@ -216,7 +218,7 @@ def test_pose_batched_over_frames_equals_frame_by_frame(frames):
     pose = HRNetPoseEstimator(tiny_hrnet(), PoseEstimatorConfig(batch_size=2))  # batches span frames
     batched = estimate_frames(pose, list(frames), boxes)
     assert [k.shape for k, _ in batched] == [(2, 17, 2), (0, 17, 2), (1, 17, 2)]
-    for (kp, sc), frame, b in zip(batched, frames, boxes):
+    for (kp, sc), frame, b in zip(batched, frames, boxes, strict=True):
         ref_kp, ref_sc = pose.estimate(frame, b)
         np.testing.assert_allclose(kp, ref_kp, atol=1e-2)   # flat random heatmaps: see the test above
         np.testing.assert_allclose(sc, ref_sc, atol=1e-5)

@@ -86,7 +86,8 @@ def test_scale_comes_from_the_box_without_a_confident_bone():
                                atol=1e-3)
     # no hips: the foot's side is unknown, the toe points straight down
     foot = parts["left_foot"][0]
-    assert foot[0] == pytest.approx(106.5 - 0.028 * u, abs=1e-3) and foot[2] == pytest.approx(106.5 + 0.028 * u, abs=1e-3)
+    assert foot[0] == pytest.approx(106.5 - 0.028 * u, abs=1e-3)
+    assert foot[2] == pytest.approx(106.5 + 0.028 * u, abs=1e-3)
 
 
 def test_detector_clips_to_the_frame_and_needs_keypoints():

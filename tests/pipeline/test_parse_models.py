@@ -45,7 +45,7 @@ def parsed(tmp_path_factory):
 
 def test_every_stage_of_random_models_fills_the_prediction(parsed):
     _, videos, results = parsed
-    for video, r in zip(videos, results):
+    for video, r in zip(videos, results, strict=True):
         p = r.prediction
         assert p.video_id == video.stem and p.action in TINY_VIDEO_NAMES["action"]
         assert [f.key for f in p.frames] == ["img_00001.json", "img_00006.json", "img_00011.json",
@@ -65,8 +65,8 @@ def test_every_stage_of_random_models_fills_the_prediction(parsed):
 
 def test_per_video_files_round_trip_and_merge_into_a_scored_submission(parsed, tmp_path):
     root, videos, results = parsed
-    files = [write_parse_result(r, v, tmp_path / "videos") for r, v in zip(results, videos)]
-    for f, r in zip(files, results):
+    files = [write_parse_result(r, v, tmp_path / "videos") for r, v in zip(results, videos, strict=True)]
+    for f, r in zip(files, results, strict=True):
         prediction, facts = read_parsed_video(f)
         assert prediction == r.prediction  # boxes, scores, states and keypoints survive the JSON
         assert facts["video_path"].endswith(".mp4") and facts["top5"]["action"][0][0] == r.labels.action

@@ -47,7 +47,8 @@ def test_unknown_name_is_one_line_listing_the_builtin_names(tmp_path, monkeypatc
         recipe_path("pretrained-person")
     assert str(err.value) == ("unknown recipe 'pretrained-person': no such file and no built-in recipe of that "
                               f"name (built-in: {', '.join(BUILTIN_RECIPES)})")
-    with pytest.raises(InputError, match=r"^configs/nope.yaml: recipe not found \(built-in recipe names: pretrained-persons, syntps-zoo\)$"):
+    with pytest.raises(InputError, match=r"^configs/nope.yaml: recipe not found "
+                                         r"\(built-in recipe names: pretrained-persons, syntps-zoo\)$"):
         recipe_path("configs/nope.yaml")
 
 
@@ -58,7 +59,8 @@ def test_a_file_wins_over_a_builtin_name(tmp_path, monkeypatch):
 
 
 def test_overrides_and_bad_values_name_the_file(tmp_path):
-    cfg = load_parse_recipe("pretrained-persons", ["pretrained_persons.imgsz=640", "keypoint_parts.keypoint_score_thr=0.5"])
+    cfg = load_parse_recipe("pretrained-persons",
+                            ["pretrained_persons.imgsz=640", "keypoint_parts.keypoint_score_thr=0.5"])
     assert cfg.pretrained_persons.imgsz == 640 and cfg.keypoint_parts.keypoint_score_thr == 0.5
     with pytest.raises(InputError, match=r"pretrained_persons.yaml: imgsz and crop_imgsz must be >= 32"):
         load_parse_recipe("pretrained-persons", ["pretrained_persons.imgsz=16"])

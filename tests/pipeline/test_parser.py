@@ -156,7 +156,8 @@ def test_part_states_come_from_heads_then_the_class_prior_then_missing(dataset):
 
     def run(**kw):
         cfg = ParserConfig(box_refinement=False, pose_guidance=False, **kw)
-        return PartParser(cfg, persons, part_detector=_ThreeParts(), video_scorers=[scorer], state_prior=prior).parse(path)
+        parser = PartParser(cfg, persons, part_detector=_ThreeParts(), video_scorers=[scorer], state_prior=prior)
+        return parser.parse(path)
 
     r = run()
     assert r.prediction.action == "clap" and r.labels.action_score == 1.0
@@ -174,7 +175,8 @@ def test_part_states_come_from_heads_then_the_class_prior_then_missing(dataset):
 def test_frames_without_persons_skip_pose_and_parts(dataset):
     _, videos, _, _ = dataset
     parts, pose = RecordingParts(), FixedPose(np.zeros((1, 17, 2)))
-    result = PartParser(ParserConfig(), FixedPersons(np.zeros((0, 4)), []), pose, parts).parse(next(iter(videos.values())))
+    parser = PartParser(ParserConfig(), FixedPersons(np.zeros((0, 4)), []), pose, parts)
+    result = parser.parse(next(iter(videos.values())))
     assert all(f.persons == [] for f in result.prediction.frames) and len(result.prediction.frames) == 5
     assert parts.calls == [] and pose.calls == []
 

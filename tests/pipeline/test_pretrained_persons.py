@@ -98,7 +98,7 @@ def test_detect_fills_boxes_and_keypoints_of_both_people(persons, zidane):
     x1, y1, x2, y2 = found.boxes.T
     assert np.all((0 <= x1) & (x1 < x2) & (x2 <= 1280) & (0 <= y1) & (y1 < y2) & (y2 <= 720))
     # Confident keypoints lie in (or next to) their person's box; the nose sits above the ankles.
-    for box, kp, ks in zip(found.boxes, found.keypoints, found.keypoint_scores):
+    for box, kp, ks in zip(found.boxes, found.keypoints, found.keypoint_scores, strict=True):
         sure = kp[ks > 0.5]
         assert len(sure) >= 5
         assert np.all((sure >= box[:2] - 20) & (sure <= box[2:] + 20))

@@ -60,11 +60,12 @@ def test_each_person_keeps_one_id_while_the_camera_pans(panning_clip, one_torch_
     frames = result.frames
     assert [f.index for f in frames] == list(range(0, NUM_FRAMES, step))
     assert all(len(f.track_ids) == 2 for f in frames), [len(f.track_ids) for f in frames]
-    first = {int(t): np.asarray(b, np.float64) for t, b in zip(frames[0].track_ids, frames[0].detected_boxes)}
+    first = {int(t): np.asarray(b, np.float64)
+             for t, b in zip(frames[0].track_ids, frames[0].detected_boxes, strict=True)}
     assert sorted(first) == [1, 2]                                   # two people, two ids, from 1
     for f in frames:            # each id stays on its person: nearest to where its first box has panned to
         pan = np.array([-PAN_PX * f.index, 0, -PAN_PX * f.index, 0])
-        for tid, box in zip(f.track_ids, f.detected_boxes):
+        for tid, box in zip(f.track_ids, f.detected_boxes, strict=True):
             centre = (box[0] + box[2]) / 2
             nearest = min(first, key=lambda t: abs((first[t] + pan)[[0, 2]].mean() - centre))
             assert nearest == int(tid), (f.index, tid, box)

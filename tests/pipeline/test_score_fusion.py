@@ -21,8 +21,10 @@ def test_fusion_is_the_weighted_average():
 def test_weight_search_finds_a_fusion_better_than_either_model():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 5, 200)
-    strong = rng.random((200, 5)); strong[np.arange(200), labels] += 0.6
-    weak = rng.random((200, 5)); weak[np.arange(200), labels] += 0.3
+    strong = rng.random((200, 5))
+    strong[np.arange(200), labels] += 0.6
+    weak = rng.random((200, 5))
+    weak[np.arange(200), labels] += 0.3
     weights, acc = search_fusion_weights([strong, weak], labels)
     assert acc >= max(top1_accuracy(strong, labels), top1_accuracy(weak, labels))
     assert weights[0] >= weights[1]
@@ -48,7 +50,8 @@ def test_fuse_command_writes_weights_into_the_recipe(tmp_path):
     ids = [f"v{i}" for i in range(60)]
     y = rng.integers(0, 4, 60)
     for name, boost, order in (("ir.npz", 0.8, slice(None)), ("ip.npz", 0.4, slice(None, None, -1))):
-        s = rng.random((60, 4)); s[np.arange(60), y] += boost
+        s = rng.random((60, 4))
+        s[np.arange(60), y] += boost
         save_scores(tmp_path / name, np.array(ids)[order], {"action": s[order]}, {"action": y[order]})
     vids, scores, labels = load_scores(tmp_path / "ip.npz")
     assert vids[0] == "v59" and scores["action"].shape == (60, 4)

@@ -21,7 +21,7 @@ def _two_walkers(frames: int = 13, swap_order: bool = True):
 
 def _identity(boxes, ids):
     """Track id of the left-starting walker (``a``) in each frame."""
-    return [int(i[np.argmin(b[:, 0])]) if len(b) else None for b, i in zip(boxes, ids)]
+    return [int(i[np.argmin(b[:, 0])]) if len(b) else None for b, i in zip(boxes, ids, strict=True)]
 
 
 def test_ids_are_stable_for_two_persons_whatever_their_order_in_the_frame():

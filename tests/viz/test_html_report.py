@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import re
-
-import copy
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from partparse.data.tps_format import submission_to_json
+from partparse.data.vocabulary import coarse_part
 from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.io import read_json
 from partparse.pipeline.parse_output import read_parsed_video, write_parse_result
 from partparse.pipeline.parser import ParserConfig, PartParser
-from partparse.viz.html_report import ReportVideo, write_html_report
-from partparse.data.vocabulary import coarse_part
-from partparse.viz.html_report import report_states
+from partparse.viz.html_report import ReportVideo, report_states, write_html_report
 from partparse.viz.state_colours import state_palette, swatch_html
 from partparse.viz.timelines import gt_state_grid, person_tracks, predicted_state_grid, track_state_grid
 from tests.pipeline.parse_stubs import OracleStages, all_ground_truth, make_tiny_dataset, oracle_scorer
@@ -42,7 +40,8 @@ def parsed(tmp_path_factory):
 
 
 def _images(page: str) -> list[Image.Image]:
-    return [Image.open(io.BytesIO(base64.b64decode(m))) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+    found = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    return [Image.open(io.BytesIO(base64.b64decode(m))) for m in found]
 
 
 def test_report_holds_thumbnails_timelines_and_the_score_of_the_videos_with_gt(parsed, tmp_path):
@@ -54,7 +53,8 @@ def test_report_holds_thumbnails_timelines_and_the_score_of_the_videos_with_gt(p
     images = _images(page)
     assert len(images) == 6  # per video: a thumbnail and a timeline
     assert [im.width for im in images[0::2]] == [320] * 3 and images[0].height == 213  # 96x64 scaled
-    gt_vid, gt_part = read_json(root / "gt_train" / "gt_vid_result.json"), read_json(root / "gt_train" / "gt_part_result.json")
+    gt_vid = read_json(root / "gt_train" / "gt_vid_result.json")
+    gt_part = read_json(root / "gt_train" / "gt_part_result.json")
     ids = [v.prediction.video_id for v in videos]
     gt_vid = {v: a for v, a in gt_vid.items() if v in ids}
     assert len(gt_vid) == 2  # the val video has no GT there: scored over the two others
@@ -65,7 +65,9 @@ def test_report_holds_thumbnails_timelines_and_the_score_of_the_videos_with_gt(p
     assert "3 videos parsed, 1 failed." in page
     total = sum(v.facts["timings"]["total"] for v in videos)
     frames = sum(v.facts["num_frames"] for v in videos)
-    assert total > 0 and f"{frames} video frames (15 keyframes) parsed in {total:.2f} s: <b>{frames / total:.1f} video frames/s" in page
+    assert total > 0
+    assert (f"{frames} video frames (15 keyframes) parsed in {total:.2f} s: "
+            f"<b>{frames / total:.1f} video frames/s") in page
     assert "Timings: not recorded" not in page and "models loaded once, in 1.50 s" in page
 
 
@@ -102,7 +104,7 @@ def test_one_colour_per_state_across_the_page(parsed, tmp_path):
         for state in v.facts["part_states"].values():
             assert f"{swatch_html(palette[state])}{state}</td>" in page
     timelines = _images(page)[1::2]
-    for v, im in zip(videos, timelines):  # the timeline draws the states of the video in those colours
+    for v, im in zip(videos, timelines, strict=True):  # the timeline draws the states of the video in those colours
         pixels = {tuple(p) for p in np.asarray(im.convert("RGB")).reshape(-1, 3)}
         drawn = {p[0].state for f in v.prediction.frames for person in f.persons for p in person.parts.values()}
         for state in drawn:
@@ -121,6 +123,11 @@ def test_palette_is_fixed_by_the_vocabulary():
 def test_person_tracks_group_by_track_id_else_by_rank(parsed):
     _, videos = parsed
     prediction = copy.deepcopy(videos[0].prediction)
+    tracked = person_tracks(prediction)                # the parser tracks: its ids group the persons
+    assert tracked and all(label.startswith("track ") for label, _ in tracked)
+    for frame in prediction.frames:                    # a prediction without ids (e.g. read from a submission)
+        for person in frame.persons:
+            person.track_id = None
     by_rank = person_tracks(prediction)
     assert [label for label, _ in by_rank][:1] == ["person #1"]
     assert all(rows[t] is f.persons[0] for t, f in enumerate(prediction.frames) if f.persons

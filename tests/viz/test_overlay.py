@@ -56,7 +56,8 @@ def test_shown_persons_hide_overlapping_weak_and_surplus_persons():
 
 def test_part_labels_only_for_parts_doing_something():
     image = np.zeros((120, 160, 3), np.uint8)
-    parts = {"head": [PartProposal((20, 60, 60, 90), "none", 0.9)], "hip": [PartProposal((90, 60, 130, 90), "bend", 0.9)]}
+    parts = {"head": [PartProposal((20, 60, 60, 90), "none", 0.9)],
+             "hip": [PartProposal((90, 60, 130, 90), "bend", 0.9)]}
     frame = FramePrediction(frame_key(0), [PersonPrediction((5, 5, 150, 110), parts, 0.9)])
 
     def text_pixels(out, box):  # label text sits on a black box just above the part box

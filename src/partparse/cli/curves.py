@@ -17,8 +17,10 @@ from partparse.io import InputError
 def curves(
     runs: Annotated[list[str], typer.Argument(help="Training work dirs, their metrics.jsonl, or zoo:<name> entries.")],
     out: Annotated[Path, typer.Option(help="PNG to write.")],
-    metric: Annotated[list[str] | None, typer.Option(help="Metric to plot (repeat); default: the runs' monitor-like ones.")] = None,
-    label: Annotated[list[str] | None, typer.Option(help="Legend label per run (repeat, in order); default: folder names.")] = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        help="Metric to plot (repeat); default: the runs' monitor-like ones.")] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        help="Legend label per run (repeat, in order); default: folder names.")] = None,
     title: Annotated[str, typer.Option(help="Figure title.")] = "",
 ) -> None:
     """Validation metrics (and the training loss) against the training step, one panel per metric."""
@@ -33,6 +35,7 @@ def curves(
     metrics = list(metric or [])
     if not metrics:
         found = read_curves(runs[0])
-        metrics = [m for m in ("top1_action", "top1_mean", "AP", "AP50", "train_loss") if m in found] or sorted(found)[:3]
-    png = plot_learning_curves(dict(zip(names, runs)), metrics, out, title=title)
+        preferred = ("top1_action", "top1_mean", "AP", "AP50", "train_loss")
+        metrics = [m for m in preferred if m in found] or sorted(found)[:3]
+    png = plot_learning_curves(dict(zip(names, runs, strict=True)), metrics, out, title=title)
     Console(stderr=True).print(f"wrote {png}", markup=False, highlight=False, soft_wrap=True)

@@ -19,8 +19,9 @@ for about 10 minutes on 2 cores; ``--budget smoke`` fine-tunes for two steps (a 
 
 from __future__ import annotations
 
+import itertools
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -74,7 +75,8 @@ def demo(
     parse_videos: Annotated[int, typer.Option(help="Validation videos to parse per Table 1 row.")] = 40,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset (one the zoo never saw).")] = 31415,
     workers: Annotated[int, typer.Option(help="Processes for data generation.")] = 2,
-    budget: Annotated[str, typer.Option(help="Fine-tuning budget: demo (about 10 min on 2 cores) or smoke (seconds).")] = "demo",
+    budget: Annotated[str, typer.Option(
+        help="Fine-tuning budget: demo (about 7 min on 2 cores with the parse) or smoke (seconds).")] = "demo",
 ) -> None:
     """Fine-tune the zoo's CSNs on fresh SynTPS data, parse, and print the report's Table 1 for this data."""
     console = Console()
@@ -110,7 +112,7 @@ def demo(
     write_json(out / "demo_summary.json",
                {"seed": seed, "videos_parsed": len(table1.results[0].predictions) if table1.results else 0,
                 "table1": [{**r.to_dict(), "delta": st["delta"], "delta_interval95": st["interval"]}
-                           for r, st in zip(table1.results, table1.steps)],
+                           for r, st in zip(table1.results, table1.steps, strict=True)],
                 "references": table1.references,
                 "finetune": finetune, "seconds": timings}, indent=1)
 
@@ -177,8 +179,14 @@ class Table1:
 def _load_stages(data: Path, runs: Path):
     from partparse.experiments.ablation import AblationStages
     from partparse.pipeline.parse_recipe import (
-        load_class_prior, load_parse_recipe, load_part_detector, load_person_detector, load_pose_estimator,
-        load_pose_stream, load_trained, resolve_device,
+        load_class_prior,
+        load_parse_recipe,
+        load_part_detector,
+        load_person_detector,
+        load_pose_estimator,
+        load_pose_stream,
+        load_trained,
+        resolve_device,
     )
     from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
 
@@ -211,7 +219,9 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
     from partparse.evaluation.tps_metric import TPSEvaluator
     from partparse.experiments.ablation import POSE_ROW, TABLE1, run_ablation
     from partparse.experiments.oracle_submissions import (
-        class_prior_submission, ground_truth_submission, video_oracle_submission,
+        class_prior_submission,
+        ground_truth_submission,
+        video_oracle_submission,
     )
     from partparse.experiments.pose_stream_oracle import keypoints_by_frame, pose_stream_oracle_submission
     from partparse.pipeline.part_state_transfer import ClassPriorPartStates
@@ -224,7 +234,8 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
         task = bar.add_task(f"parsing {len(videos)} val videos per Table 1 row", total=len(rows) * len(videos))
         results = run_ablation(rows, stages, videos, data / "gt_val", parser_config,
                                on_video=lambda r, p: bar.advance(task))
-    gt_vid, gt_part = read_json(data / "gt_val" / "gt_vid_result.json"), read_json(data / "gt_val" / "gt_part_result.json")
+    gt_vid = read_json(data / "gt_val" / "gt_vid_result.json")
+    gt_part = read_json(data / "gt_val" / "gt_part_result.json")
     ids = {p.stem for p in videos}
     gt_vid = {v: a for v, a in gt_vid.items() if v in ids}
     gt_part = {v: p for v, p in gt_part.items() if v in ids}
@@ -248,7 +259,7 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
                           "an interval across 0 is within noise")
     for col in ("row", "TPS score", "Δ [95 %]", "mean PSC", "action top-1", "part-state acc.", "parse s"):
         table.add_column(col, justify="left" if col == "row" else "right")
-    for r, step in zip(results, steps):
+    for r, step in zip(results, steps, strict=True):
         table.add_row(escape(r.row.name), f"{100 * r.score:.2f}", step["text"], f"{100 * r.mean_psc:.2f}",
                       f"{100 * r.action_top1:.1f}", f"{100 * r.part_state_accuracy:.1f}", f"{r.seconds:.1f}")
     table.add_section()
@@ -264,7 +275,7 @@ def _steps(results: list) -> list[dict]:
     from partparse.experiments.row_bootstrap import score_difference_interval
 
     out = [{"delta": None, "interval": None, "text": ""}]
-    for before, after in zip(results, results[1:]):
+    for before, after in itertools.pairwise(results):
         lo, hi = score_difference_interval(before.tps, after.tps)
         delta = after.score - before.score
         out.append({"delta": delta, "interval": [lo, hi],
@@ -285,7 +296,7 @@ def _render(out: Path, data: Path, table1: Table1, finetune: list[dict], curves:
     first = full.predictions[0]
     overlay = render_overlay(paths[first.video_id], first, out / "overlays" / f"{first.video_id}.mp4")
     rows = [(r.row.name, f"{100 * r.score:.2f}", st["text"], f"{100 * r.mean_psc:.2f}", f"{100 * r.action_top1:.1f}",
-             f"{100 * r.part_state_accuracy:.1f}") for r, st in zip(table1.results, table1.steps)]
+             f"{100 * r.part_state_accuracy:.1f}") for r, st in zip(table1.results, table1.steps, strict=True)]
     rows += [(f"reference: {ref['row']}", f"{100 * ref['score']:.2f}", "", f"{100 * ref['mean_psc']:.2f}",
               f"{100 * ref['action_top1']:.1f}", "") for ref in table1.references]
     sections = [
@@ -310,10 +321,11 @@ def _render(out: Path, data: Path, table1: Table1, finetune: list[dict], curves:
                             *((f"parse: {r.row.name}", f"{r.seconds:.1f}") for r in table1.results)]),
     ]
     report = write_html_report([ReportVideo(p, {"video_path": str(paths[p.video_id])}) for p in full.predictions],
-                               out / "report.html", data / "gt_val", title="partparse demo: the full system on SynTPS val",
-                               extra_sections=sections)
+                               out / "report.html", data / "gt_val",
+                               title="partparse demo: the full system on SynTPS val", extra_sections=sections)
     console.print(f"overlay: {escape(str(overlay))}; report: {escape(str(report))}; submission: "
-                  f"{escape(str(out / 'submission'))} (re-score: partparse evaluate --gt {escape(str(data / 'gt_val'))} "
+                  f"{escape(str(out / 'submission'))} (re-score: partparse evaluate "
+                  f"--gt {escape(str(data / 'gt_val'))} "
                   f"--pred {escape(str(out / 'submission'))})")
 
 

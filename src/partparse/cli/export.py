@@ -54,4 +54,4 @@ def export_coco(
             console.print(f"wrote {escape(str(path))}")
     except InputError as err:
         console.print(f"[red]error:[/red] {escape(one_line(str(err)))}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None

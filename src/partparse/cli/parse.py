@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -87,9 +87,12 @@ def parse_videos(parser, videos: Sequence[Path], out: Path, render: bool = False
     with Progress(*columns, console=console, disable=not show_progress) as bar:
         overall = bar.add_task("videos", total=len(videos))
         current = bar.add_task("keyframes", total=None)
+
+        def on_progress(k: int, n: int) -> None:
+            bar.update(current, completed=k, total=n)
+
         for path in videos:
             bar.update(current, description=f"{escape(path.stem)[:40]}", completed=0, total=None)
-            on_progress: Callable[[int, int], None] = lambda k, n: bar.update(current, completed=k, total=n)
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", TruncatedVideoWarning)
@@ -145,7 +148,8 @@ def parse(
     render: Annotated[bool, typer.Option(help="Write an overlay MP4 per video.")] = False,
     report: Annotated[bool, typer.Option(help="Write OUT/report.html.")] = False,
     gt: Annotated[Path | None, typer.Option(help="Ground-truth folder: the report scores the parsed videos.")] = None,
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set parser.pose_guidance=false")] = None,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a field: --set parser.pose_guidance=false")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     force: Annotated[bool, typer.Option(help="Parse into a non-empty --out: first remove what a previous "
                                              "parse wrote there.")] = False,
@@ -173,7 +177,7 @@ def parse(
         check_output_folder(out, force)
     except (InputError, ValueError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     barrier(info)                            # every rank has checked --out before rank 0 changes it
     if info.is_main:
         try:
@@ -183,7 +187,7 @@ def parse(
             save_recipe(cfg, out / "parse_recipe.yaml")
         except InputError as err:
             console.print(f"[red]error:[/red] {escape(str(err))}")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     barrier(info)                            # the other ranks write only into the prepared folder
     states = parser_states(parser)
     shard = videos[info.rank::info.world_size]
@@ -196,7 +200,7 @@ def parse(
             _finish(files, failed, out, report, gt, load_seconds, console, states)
     except InputError as err:                # a disk that filled up or went read-only during the run
         console.print(f"[red]error:[/red] {escape(str(err))}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     finally:
         cleanup(info)
     if failed:
@@ -250,4 +254,5 @@ def _finish(files: list[Path], failed: list[tuple[str, str]], out: Path, report:
     if total:
         table.add_row("video frames / s", f"{frames / total:.1f}")
     Console().print(table)
-    console.print(f"wrote {escape(str(out / 'submission'))}" + (f" and {escape(str(out / 'report.html'))}" if report else ""))
+    console.print(f"wrote {escape(str(out / 'submission'))}"
+                  + (f" and {escape(str(out / 'report.html'))}" if report else ""))

@@ -1,6 +1,7 @@
 """``partparse synth``: generate a SynTPS synthetic dataset, or preview one of its videos.
 
-    partparse synth --out DIR --videos N --seed S [--actions K --fps 15 --size 320x240 --frames 64 --val-fraction 0.2 --workers 2]
+    partparse synth --out DIR --videos N --seed S [--actions K --fps 15 --size 320x240 --frames 64
+                    --val-fraction 0.2 --workers 2]
     partparse synth --out DIR --preset bench [--workers 2]      # the SynTPS benchmark (data/synthetic/presets.py)
     partparse synth --preview DIR/VIDEO_ID_OR_PATH [--out sheet.png]
 """
@@ -33,7 +34,8 @@ _CONTENT_OPTIONS = ("videos", "seed", "actions", "fps", "size", "frames", "val_f
 
 def synth(
     ctx: typer.Context,
-    out: Annotated[Path | None, typer.Option("--out", help="Dataset folder to create (with --preview: the PNG to write).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Dataset folder to create (with --preview: the PNG to write).")] = None,
     videos: Annotated[int, typer.Option(help="Number of videos.")] = 40,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical annotations.")] = 0,
     actions: Annotated[int, typer.Option(help="Number of action classes (first K of the built-in 10).")] = 10,
@@ -44,8 +46,10 @@ def synth(
     workers: Annotated[int, typer.Option(help="Processes rendering videos in parallel.")] = 1,
     force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder, first removing what a "
                                              "previous synth wrote there.")] = False,
-    preview: Annotated[str | None, typer.Option(help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
-    preset: Annotated[str | None, typer.Option(help="A named dataset (bench: the SynTPS benchmark); fixes every content option.")] = None,
+    preview: Annotated[str | None, typer.Option(
+        help="DIR/VIDEO_ID or a video path: draw a contact sheet instead.")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="A named dataset (bench: the SynTPS benchmark); fixes every content option.")] = None,
 ) -> None:
     """Generate a synthetic dataset in the Kinetics-TPS layout (SynTPS), or preview one of its videos."""
     from partparse.data.synthetic.generator import SynthConfig, generate_dataset

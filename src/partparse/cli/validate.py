@@ -125,7 +125,7 @@ def validate(
         problems = validate_path(path, gt, vocab, unknown=unknown)
     except InputError as err:
         console.print(f"[red]error:[/red] {escape(one_line(str(err)))}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     n_err = sum(p.severity == "error" for p in problems)
     for p in problems[:max_shown]:
         colour = "red" if p.severity == "error" else "yellow"

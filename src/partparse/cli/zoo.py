@@ -79,12 +79,14 @@ def pack(
     recipe: Annotated[str, typer.Option(help="The recipe file the run was trained with (repository path).")],
     data_command: Annotated[str, typer.Option(help="The command that makes its training data.")],
     metrics: Annotated[str, typer.Option(help="Validation metrics as a JSON object.")] = "{}",
-    training: Annotated[str, typer.Option(help="Training facts as a JSON object (seconds, steps, threads, machine).")] = "{}",
+    training: Annotated[str, typer.Option(
+        help="Training facts as a JSON object (seconds, steps, threads, machine).")] = "{}",
     rebuild: Annotated[list[str] | None, typer.Option(help="Rebuild commands in order (repeat the option).")] = None,
     notes: Annotated[str, typer.Option(help="Free text: what the entry is for, caveats.")] = "",
     dtype: Annotated[str, typer.Option(help="float16 | float32 for the stored weights.")] = "float16",
     replace: Annotated[bool, typer.Option(help="Replace an existing entry of that name.")] = False,
-    file: Annotated[bool, typer.Option(help="RUN is a plain data file (e.g. a class-prior JSON), not a model.")] = False,
+    file: Annotated[bool, typer.Option(
+        help="RUN is a plain data file (e.g. a class-prior JSON), not a model.")] = False,
     task: Annotated[str, typer.Option(help="With --file: what the file is (e.g. class_prior).")] = "data",
     class_prior: Annotated[bool, typer.Option(help="RUN is a ground-truth folder (gt_train): fit the class prior "
                                                    "on it and pack its table.")] = False,

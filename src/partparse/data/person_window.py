@@ -53,7 +53,7 @@ def follow_main_person(boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray]
     boxes = [np.asarray(b, dtype=np.float64).reshape(-1, 4) for b in boxes]
     scores = [box_areas(b) for b in boxes] if scores is None else [np.asarray(s, np.float64).reshape(-1)
                                                                      for s in scores]
-    if len(scores) != len(boxes) or any(len(s) != len(b) for s, b in zip(scores, boxes)):
+    if len(scores) != len(boxes) or any(len(s) != len(b) for s, b in zip(scores, boxes, strict=True)):
         raise ValueError("follow_main_person: one score per box is needed")
     filled = [k for k, b in enumerate(boxes) if len(b)]
     if not filled:

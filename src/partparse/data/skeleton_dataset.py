@@ -14,15 +14,14 @@ wrong scale, and mirrored people (joints and left/right part labels swapped toge
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from partparse.config import between
 from partparse.data.skeleton_augment_config import SkeletonAugmentConfig
 from partparse.data.skeleton_features import NUM_JOINTS, track_features
 from partparse.data.vocabulary import BODY_PARTS, coarse_part
@@ -63,7 +62,7 @@ class SkeletonLabels:
 
     @classmethod
     def from_ground_truth(cls, gt_vid: Mapping[str, str], gt_part: Mapping[str, Mapping],
-                          body_parts: Sequence[str] = BODY_PARTS) -> "SkeletonLabels":
+                          body_parts: Sequence[str] = BODY_PARTS) -> SkeletonLabels:
         states: dict[str, set[str]] = defaultdict(set)
         for frames in gt_part.values():
             for frame in frames.values():
@@ -79,7 +78,7 @@ class SkeletonLabels:
         return {"action": list(self.actions), **{p: list(s) for p, s in self.parts.items()}}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Sequence[str]]) -> "SkeletonLabels":
+    def from_dict(cls, data: Mapping[str, Sequence[str]]) -> SkeletonLabels:
         if not isinstance(data, Mapping) or "action" not in data:
             raise InputError("skeleton label spaces need an 'action' head")
         return cls(list(data["action"]), {p: list(s) for p, s in data.items() if p != "action"})
@@ -131,12 +130,13 @@ def read_tracks(root: str | Path, split: str, labels: SkeletonLabels | None = No
             humans = gt_part.get(vid, {}).get(key, {}).get("humans", [])
             if len(humans) != len(anns):
                 raise InputError(f"{root}: {vid} {key}: {len(anns)} keypoint annotations but {len(humans)} humans")
-            for ann, human in zip(anns, humans):
+            for ann, human in zip(anns, humans, strict=True):
                 tid = int(ann["track_id"])
                 if tid not in by_track:
                     by_track[tid] = SkeletonTrack(
                         vid, tid, action_index[gt_vid[vid]], np.zeros((t, NUM_JOINTS, 2), np.float32),
-                        np.zeros((t, NUM_JOINTS), np.float32), np.zeros(t, bool), np.full((t, len(parts)), -1, np.int64))
+                        np.zeros((t, NUM_JOINTS), np.float32), np.zeros(t, bool),
+                        np.full((t, len(parts)), -1, np.int64))
                 track = by_track[tid]
                 kp = np.asarray(ann["keypoints"], np.float32).reshape(NUM_JOINTS, 3)
                 track.keypoints[ti], track.visibility[ti], track.present[ti] = kp[:, :2], kp[:, 2], True

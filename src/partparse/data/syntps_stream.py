@@ -4,9 +4,9 @@ Item ``i`` of a stream is one frame of a fresh SynTPS scene drawn from ``(seed, 
 generator as ``partparse synth``: :func:`~partparse.data.synthetic.scene.sample_scene`, rendered and
 annotated as the dataset's frames are), so a stream is deterministic per seed yet, with a length far
 beyond the number of samples a run draws, cannot be memorised. One scene + frame costs little next to a
-detector step (docs/benchmarks.md, "Timings behind design choices"). The frame goes through a JPEG round trip of random quality
-(``jpeg_quality``): the benchmark's images are H.264-decoded frames saved as JPEG, and a model trained
-on clean renders would meet compression artefacts first at validation.
+detector step (docs/benchmarks.md, "Timings behind design choices"). The frame goes through a JPEG round
+trip of random quality (``jpeg_quality``): the benchmark's images are H.264-decoded frames saved as JPEG,
+and a model trained on clean renders would meet compression artefacts first at validation.
 
 Three views of the same frames, each item shaped as the matching COCO dataset's so the tasks' collate
 and step functions take them unchanged:

@@ -26,5 +26,6 @@ class SynTPSStreamConfig:
     def __post_init__(self) -> None:
         if self.length < 1:
             raise ValueError(f"stream length must be >= 1, got {self.length}")
-        if self.jpeg_quality and (len(self.jpeg_quality) != 2 or not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100):
+        q = self.jpeg_quality
+        if q and (len(q) != 2 or not 1 <= q[0] <= q[1] <= 100):
             raise ValueError(f"jpeg_quality must be [] or [lo, hi] with 1 <= lo <= hi <= 100, got {self.jpeg_quality}")

@@ -119,7 +119,7 @@ def _person_prediction(h: Mapping[str, Any]) -> PersonPrediction:
     parts = {}
     for name, p in h["parts"].items():
         scores = p.get("score") or [None] * len(p["verb"])
-        parts[name] = [PartProposal(as_box(b), v, s) for b, v, s in zip(p["box"], p["verb"], scores)]
+        parts[name] = [PartProposal(as_box(b), v, s) for b, v, s in zip(p["box"], p["verb"], scores, strict=True)]
     kps = h.get("keypoints")
     track = h.get("track_id")
     return PersonPrediction(as_box(h["box"]), parts, h.get("score"), [tuple(k) for k in kps] if kps else None,

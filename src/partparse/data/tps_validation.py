@@ -217,6 +217,11 @@ class _Checker:
             return
         if len(boxes) != len(verbs):
             self.add(f"{len(boxes)} boxes but {len(verbs)} verbs; proposals are parallel lists", **where)
+        scores = part.get("score")
+        if scores and not (isinstance(scores, list) and len(scores) == len(verbs)
+                           and all(v is None or _is_number(v) for v in scores)):
+            # the loader pairs scores with proposals: a shorter list would drop proposals silently
+            self.add(f"'score' must be one number per proposal ({len(verbs)}), got {_short(scores, 30)}", **where)
         if len(verbs) > MAX_PROPOSALS:
             self.add(f"{len(verbs)} proposals; the official evaluator allows at most {MAX_PROPOSALS}",
                      **where)

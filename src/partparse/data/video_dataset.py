@@ -47,8 +47,9 @@ class VideoClipDataset(Dataset):
         cache_frames: decode each video whole the first time it is asked for and keep its frames (uint8,
             at ``decode_short_side``) in this process; later items only sample and transform. For short
             videos at small sizes, where decoding costs more than the model (SynTPS at 64 px: 1 MB a
-            video; the decode time is in docs/benchmarks.md, "Timings behind design choices"); every DataLoader worker holds its own copy, so pair it with
-            ``persistent_workers`` or ``num_workers=0``. The frames delivered are the same as without it.
+            video; the decode time is in docs/benchmarks.md, "Timings behind design choices"); every
+            DataLoader worker holds its own copy, so pair it with ``persistent_workers`` or
+            ``num_workers=0``. The frames delivered are the same as without it.
         modality: rgb frames or RGB differences (:class:`~partparse.data.clip_modality.ClipModality`).
         person_boxes: per video, the person boxes ``(N_k, 4)`` xyxy of its keyframes (ground truth: no
             scores, the largest box anchors): frames are decoded at full size, cropped to the video's

@@ -203,7 +203,7 @@ class VideoReader:
         wanted, inverse = np.unique(idx, return_inverse=True)
         out = np.empty((len(wanted), self.out_height, self.out_width, 3), np.uint8)
         filled = 0
-        for k, frame in self._decode_wanted(wanted):
+        for _, frame in self._decode_wanted(wanted):
             out[filled] = self._to_rgb(frame)
             filled += 1
             if filled == len(wanted):

@@ -87,7 +87,7 @@ class ThreeCrop:
         else:
             left = (w - s) // 2
             boxes = [(top, left) for top in (0, (h - s) // 2, h - s)]
-        return torch.stack([F.crop(clip, t, l, s, s) for t, l in boxes], dim=-5)
+        return torch.stack([F.crop(clip, top, left, s, s) for top, left in boxes], dim=-5)
 
 
 @dataclass(frozen=True)

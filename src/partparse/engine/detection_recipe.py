@@ -25,7 +25,8 @@ class DetectionModelConfig:
     depth: Annotated[int, one_of(18, 50, 101)] = 50  # ResNet
     style: Annotated[str, one_of("pytorch", "caffe")] = "pytorch"  # caffe: mmdetection's YOLOF checkpoints
     frozen_stages: Annotated[int, between(-1, 4)] = 1  # 1: stem + layer1 fixed (mmdetection); 0: the stem; -1: nothing
-    backbone_width: Annotated[int, between(1, 512)] = 64  # stem/layer1 channels (64: torchvision's; thinner: depth 18 only)
+    # stem/layer1 channels (64: torchvision's; thinner: depth 18 only)
+    backbone_width: Annotated[int, between(1, 512)] = 64
     backbone_norm: Annotated[str, one_of("frozen_bn", "bn")] = "frozen_bn"  # bn: trained, from scratch
     backbone_stride: Annotated[int, one_of(16, 32)] = 32  # 32 (YOLOF's C5) | 16 (layer4 without downsampling)
     encoder_channels: Annotated[int, between(1, 8192)] = 512

@@ -68,7 +68,7 @@ def predict_detections(model: nn.Module, loader: DataLoader, device: torch.devic
     for images, targets in loader:
         dets = model([img.to(device) for img in images])
         out += [(t["image_id"], {k: v.float().cpu() if v.is_floating_point() else v.cpu() for k, v in d.items()})
-                for t, d in zip(targets, dets)]
+                for t, d in zip(targets, dets, strict=True)]
     return out
 
 

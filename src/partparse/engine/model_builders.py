@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from partparse.data.part_labels import read_label_spaces
+from partparse.data.skeleton_features import NUM_CHANNELS, NUM_JOINTS
 from partparse.engine.checkpoint import checkpoint_of, read_model_state
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.skeleton_recipe import SkeletonRecipe
 from partparse.engine.video_recipe import VideoRecipe
-from partparse.data.part_labels import read_label_spaces
-from partparse.data.skeleton_features import NUM_CHANNELS, NUM_JOINTS
 from partparse.io import InputError
 from partparse.model_zoo import is_zoo_name
 from partparse.models.csn import VideoClassifier, build_csn
@@ -64,7 +64,8 @@ def build_detection_model(recipe: DetectionRecipe, class_names: Mapping[str, Seq
         report = load_mapped(model, read_checkpoint(m.backbone_pretrained, trusted=m.trust_checkpoint),
                              _torchvision_backbone_key)
         if not report.loaded:
-            raise InputError(f"{m.backbone_pretrained}: no tensor fits the ResNet-{m.depth} backbone ({report.summary()})")
+            raise InputError(f"{m.backbone_pretrained}: no tensor fits the ResNet-{m.depth} backbone "
+                             f"({report.summary()})")
     if m.pretrained:
         state = read_checkpoint(m.pretrained, trusted=m.trust_checkpoint)
         report = load_mmdet_yolof(model, state, bgr_to_rgb=m.style == "caffe", classes=m.pretrained_classes)

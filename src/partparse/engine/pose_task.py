@@ -29,7 +29,8 @@ from partparse.models.hrnet import PoseHRNet, estimate_poses
 
 
 def build_pose_datasets(recipe: PoseRecipe) -> tuple[Dataset, COCODetectionDataset]:
-    """Augmented training crops (a COCO export or a SynTPS stream), and validation images with their ground-truth person boxes."""
+    """Augmented training crops (a COCO export or a SynTPS stream), and validation images with their
+    ground-truth person boxes."""
     root, d, i = Path(recipe.data.root), recipe.data, recipe.input
     tf = TopDownTransformConfig(train=True, **asdict(i))        # PoseInputConfig is a TopDownCropConfig
     if d.train_source == "coco":
@@ -64,7 +65,7 @@ def predict_poses(model: PoseHRNet, loader: DataLoader, device: torch.device, pa
     model.eval()
     out = []
     for images, targets in loader:
-        for image, target in zip(images, targets):
+        for image, target in zip(images, targets, strict=True):
             kps, scores = estimate_poses(model, image.to(device), target["boxes"].to(device), padding)
             kps, scores = kps.float().cpu(), scores.float().cpu()
             valid = scores > keypoint_thr

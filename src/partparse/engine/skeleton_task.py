@@ -18,7 +18,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from partparse.data.skeleton_dataset import (
-    SkeletonAugmentConfig, SkeletonLabels, SkeletonTrackDataset, read_tracks, skeleton_collate,
+    SkeletonAugmentConfig,
+    SkeletonLabels,
+    SkeletonTrackDataset,
+    read_tracks,
+    skeleton_collate,
 )
 from partparse.engine import model_builders
 from partparse.engine.skeleton_recipe import SkeletonRecipe
@@ -28,7 +32,8 @@ from partparse.models.skeleton_gcn import SkeletonGCN
 LABEL_FILE = "label_spaces.json"
 
 
-def build_skeleton_datasets(cfg: SkeletonRecipe) -> tuple[SkeletonTrackDataset, SkeletonTrackDataset | None, SkeletonLabels]:
+def build_skeleton_datasets(
+        cfg: SkeletonRecipe) -> tuple[SkeletonTrackDataset, SkeletonTrackDataset | None, SkeletonLabels]:
     d = cfg.data
     labels, tracks = None, []
     for root in d.train_roots:
@@ -79,7 +84,7 @@ def video_action_scores(model: nn.Module, tracks: list, labels: SkeletonLabels, 
     p = torch.cat(probs).numpy()
     sums: dict[str, np.ndarray] = {}
     truth: dict[str, int] = {}
-    for track, row in zip(tracks, p):
+    for track, row in zip(tracks, p, strict=True):
         sums[track.video_id] = sums.get(track.video_id, 0) + row * max(int(track.present.sum()), 1)
         truth[track.video_id] = track.action
     ids = sorted(sums)
@@ -103,7 +108,7 @@ def skeleton_eval(model: nn.Module, loader: DataLoader, device: torch.device) ->
     p, a = torch.cat(probs).numpy(), torch.cat(actions).numpy()
     per_video: dict[str, np.ndarray] = defaultdict(lambda: 0)
     truth = {}
-    for track, row in zip(dataset.tracks, p):
+    for track, row in zip(dataset.tracks, p, strict=True):
         per_video[track.video_id] = per_video[track.video_id] + row * track.present.sum()
         truth[track.video_id] = track.action
     video_top1 = np.mean([int(np.argmax(v)) == truth[k] for k, v in per_video.items()])

@@ -20,7 +20,10 @@ from torch import nn
 from partparse.config import read_recipe_dict, short_repr
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.engine.model_builders import (
-    build_detection_model, build_pose_model, build_skeleton_model, build_video_model,
+    build_detection_model,
+    build_pose_model,
+    build_skeleton_model,
+    build_video_model,
 )
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.skeleton_recipe import SkeletonRecipe
@@ -53,8 +56,9 @@ class Task:
     ``build_model(recipe, class_names, load_pretrained)``: the model (``class_names``: ``{head: names}``
     of the run's ``label_spaces.json``, for tasks whose heads come from the data). ``datasets(recipe)``:
     ``(train, val)``, or with ``heads_from_data`` ``(train, val, label spaces)`` (the run keeps them in
-    ``label_spaces.json``, which ``build_model`` gets back as ``class_names``). ``step(model, batch, device)``: the losses.
-    With ``step_from_recipe``, ``step(recipe)`` returns that function.
+    ``label_spaces.json``, which ``build_model`` gets back as ``class_names``).
+    ``step(model, batch, device)``: the losses. With ``step_from_recipe``, ``step(recipe)`` returns that
+    function.
     ``evaluation(recipe)``: the validation function ``(model, loader, device) -> metrics``. ``collate``:
     the loaders' ``collate_fn`` (None: PyTorch's default). ``report``: what ``partparse train`` writes and
     shows after training (``coco``: ``coco_metrics.json`` and a table; ``top1``: ``val_scores.npz``,

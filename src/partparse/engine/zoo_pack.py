@@ -1,9 +1,10 @@
 """Pack a finished training run into the model zoo (``partparse zoo pack``).
 
 The entry keeps what the loaders read (``recipe.yaml``, ``label_spaces.json``), the run's
-``metrics.jsonl`` (its learning curve) and the model weights only, in float16 unless ``dtype='float32'`` (halves the size; the zoo tests re-measure each model with the
-packed weights, so a loss would show). The manifest entry records the checksums and how the model was
-made; nothing else of the run (optimiser state, logs) is kept.
+``metrics.jsonl`` (its learning curve) and the model weights only, in float16 unless ``dtype='float32'``
+(halves the size; the zoo tests re-measure each model with the packed weights, so a loss would show). The
+manifest entry records the checksums and how the model was made; nothing else of the run (optimiser state,
+logs) is kept.
 """
 
 from __future__ import annotations

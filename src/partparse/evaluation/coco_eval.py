@@ -131,7 +131,7 @@ class COCODetectionEvaluator:
         if len(labels) and (labels.min() < 0 or labels.max() >= len(self.cat_ids)):
             raise ValueError(f"image {image_id}: labels must lie in [0, {len(self.cat_ids)}), got {labels.tolist()}")
         self.image_ids.add(int(image_id))
-        for box, score, label in zip(boxes, scores, labels):
+        for box, score, label in zip(boxes, scores, labels, strict=True):
             self.results.append({"image_id": int(image_id), "category_id": self.cat_ids[label],
                                  "bbox": [float(v) for v in box], "score": float(score)})
 
@@ -143,7 +143,7 @@ class COCODetectionEvaluator:
         out = _stats(ev, _BOX_STATS)
         if not per_category:
             return out
-        for k, (name, cat) in enumerate(zip(self.class_names, self.cat_ids)):
+        for k, (name, cat) in enumerate(zip(self.class_names, self.cat_ids, strict=True)):
             if not self.coco.getAnnIds(catIds=[cat]):
                 continue
             out[f"AP/{name}"], out[f"AP50/{name}"] = _category_ap(ev, k)
@@ -182,7 +182,7 @@ class COCOKeypointEvaluator:
             raise ValueError(f"image {image_id}: keypoints (N, K, 2), keypoint_scores (N, K), scores (N,) expected, "
                              f"got {kps.shape}, {kscores.shape}, {scores.shape}")
         self.image_ids.add(int(image_id))
-        for xy, ks, s in zip(kps, kscores, scores):
+        for xy, ks, s in zip(kps, kscores, scores, strict=True):
             flat = np.concatenate([xy, ks[:, None]], axis=1).reshape(-1)
             self.results.append({"image_id": int(image_id), "category_id": self.category_id,
                                  "keypoints": [float(v) for v in flat], "score": float(s)})

@@ -116,12 +116,13 @@ def _majority(group: np.ndarray, state: np.ndarray, vocab: list) -> dict[int, in
     if n_groups * n <= MAJORITY_TABLE:
         counts = np.bincount(group * n + rank[state], minlength=n_groups * n).reshape(n_groups, n)
         seen = np.flatnonzero(counts.any(axis=1))
-        return dict(zip(seen.tolist(), [by_name[r] for r in counts[seen].argmax(axis=1).tolist()]))  # 1st max
+        top = counts[seen].argmax(axis=1).tolist()  # the first of equal maxima
+        return dict(zip(seen.tolist(), [by_name[r] for r in top], strict=True))
     keys, counts = np.unique(group * n + rank[state], return_counts=True)
     g, r = keys // n, keys % n
     order = np.lexsort((r, -counts, g))           # per group: highest count, then first state name
     first = order[np.r_[True, g[order][1:] != g[order][:-1]]]
-    return {int(gg): by_name[int(rr)] for gg, rr in zip(g[first], r[first])}
+    return {int(gg): by_name[int(rr)] for gg, rr in zip(g[first], r[first], strict=True)}
 
 
 MAJORITY_TABLE = 1 << 24  # (group, state) cells up to which _majority counts with a table

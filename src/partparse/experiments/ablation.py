@@ -148,9 +148,10 @@ def evaluate_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | P
 
 
 def run_ablation(rows: Sequence[AblationRow], stages: AblationStages, videos: Sequence[Path], gt_dir: str | Path,
-                 base: ParserConfig = ParserConfig(),
+                 base: ParserConfig | None = None,
                  on_video: Callable[[AblationRow, Path], None] | None = None) -> list[AblationResult]:
     """Parse ``videos`` once per row (shared stages memoised) and score each row against ``gt_dir``."""
+    base = base if base is not None else ParserConfig()
     stages = stages.cached()
     out = []
     for row in rows:

@@ -61,7 +61,7 @@ def search_head_weights(files: Sequence, grid: Sequence[float] = tuple(range(11)
         raise InputError(f"{files[0]}: no head in common with the other score files")
     for head in common:
         mats = []
-        for f, (ids, scores, labels) in zip(files, loaded):
+        for f, (ids, scores, labels) in zip(files, loaded, strict=True):
             if head not in scores or head not in labels:
                 raise InputError(f"{f}: no scores or labels for head {head!r}")
             if sorted(ids) != sorted(ids0):

@@ -10,13 +10,13 @@ with ``track_id``), their confidence 1 where known (0 outside the frame).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
-from partparse.io import read_json
 from partparse.experiments.oracle_submissions import gt_boxes_as_submission
+from partparse.io import read_json
 from partparse.pipeline.pose_stream import PoseStream, smooth_along_tracks
 
 

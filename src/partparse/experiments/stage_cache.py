@@ -47,7 +47,7 @@ class CachedPersonDetector:
         keys = [digest(f) for f in frames]
         todo = [i for i, k in enumerate(keys) if k not in self.cache]
         if todo:
-            for i, det in zip(todo, self.stage.detect([frames[i] for i in todo])):
+            for i, det in zip(todo, self.stage.detect([frames[i] for i in todo]), strict=True):
                 self.cache[keys[i]] = det
         self.hits += len(frames) - len(todo)
         return [self.cache[k] for k in keys]

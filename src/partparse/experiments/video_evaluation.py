@@ -100,7 +100,8 @@ def evaluate_video_recognition(model: ModelScores, gt_vid: Mapping[str, str], gt
         raise InputError("the scores have no 'action' head")
     predicted = [names["action"][i] for i in model.scores["action"].argmax(1)]
     truth = list(gt_vid.values())
-    result = VideoRecognitionResult(float(np.mean([p == t for p, t in zip(predicted, truth)])) if truth else 0.0)
+    result = VideoRecognitionResult(
+        float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])) if truth else 0.0)
     targets = [video_part_states(gt_part.get(v, {})) for v in gt_vid]
     for source in STATE_SOURCES:
         result.part_accuracy[source] = {}
@@ -118,5 +119,5 @@ def evaluate_video_recognition(model: ModelScores, gt_vid: Mapping[str, str], gt
             top = model.scores[coarse].argmax(1)
             guesses["heads"] = [state_of_label(names[coarse][top[k]]) for k in rows]
         for source, got in guesses.items():
-            result.part_accuracy[source][coarse] = float(np.mean([g == w for g, w in zip(got, want)]))
+            result.part_accuracy[source][coarse] = float(np.mean([g == w for g, w in zip(got, want, strict=True)]))
     return result

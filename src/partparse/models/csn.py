@@ -140,7 +140,7 @@ class ResNet3dCSN(nn.Module):
 
         channels = base_channels
         widths = [w * base_channels // STAGE_WIDTHS[0] for w in STAGE_WIDTHS]
-        for i, (blocks, width, stride) in enumerate(zip(STAGE_BLOCKS[depth], widths, STAGE_STRIDES)):
+        for i, (blocks, width, stride) in enumerate(zip(STAGE_BLOCKS[depth], widths, STAGE_STRIDES, strict=True)):
             stage = nn.Sequential(*(CSNBottleneck(channels if b == 0 else width * EXPANSION, width,
                                                   stride if b == 0 else 1, variant) for b in range(blocks)))
             self.add_module(f"layer{i + 1}", stage)

@@ -112,10 +112,10 @@ class HRModule(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, xs: list[Tensor]) -> list[Tensor]:
-        xs = [branch(x) for branch, x in zip(self.branches, xs)]
+        xs = [branch(x) for branch, x in zip(self.branches, xs, strict=True)]
         if self.fuse_layers is None:
             return xs
-        return [self.relu(sum(x if layer is None else layer(x) for layer, x in zip(row, xs)))
+        return [self.relu(sum(x if layer is None else layer(x) for layer, x in zip(row, xs, strict=True)))
                 for row in self.fuse_layers]
 
 
@@ -201,7 +201,7 @@ class PoseHRNet(nn.Module):
             flipped = self.heatmaps(images.flip(-1))
             heatmaps = (heatmaps + flip_back(flipped, shift=self.config.shift_heatmap)) / 2
         keypoints, scores = self.config.codec.decode(heatmaps)
-        return [{"keypoints": k, "scores": s} for k, s in zip(keypoints, scores)]
+        return [{"keypoints": k, "scores": s} for k, s in zip(keypoints, scores, strict=True)]
 
 
 @torch.no_grad()

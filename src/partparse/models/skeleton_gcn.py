@@ -16,7 +16,8 @@ Small enough to train in minutes on two CPU cores (about 0.37 M parameters).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -76,10 +77,11 @@ class SkeletonGCN(nn.Module):
         adjacency = normalised_adjacency(num_joints)
         self.data_bn = nn.BatchNorm1d(in_channels * num_joints)
         widths = [in_channels, *channels]
-        self.blocks = nn.ModuleList(GraphBlock(a, b, adjacency, kernel_t, dropout) for a, b in zip(widths, widths[1:]))
+        self.blocks = nn.ModuleList(GraphBlock(a, b, adjacency, kernel_t, dropout) for a, b in pairwise(widths))
         c = widths[-1]
         self.action_head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c, num_actions))
-        self.part_trunk = nn.Sequential(nn.Linear(c * num_joints + c, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        self.part_trunk = nn.Sequential(nn.Linear(c * num_joints + c, hidden), nn.ReLU(inplace=True),
+                                        nn.Dropout(dropout))
         self.part_head = nn.Linear(hidden, sum(self.part_states))
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, list[Tensor]]:

@@ -1,8 +1,9 @@
 """YOLOF: You Only Look One-level Feature (Chen et al., CVPR 2021), a single-level anchor detector.
 
-ResNet C5 (torchvision; frozen BN as mmdetection, or trained BN and thinner widths for from-scratch CPU models) -> :class:`DilatedEncoder` -> :class:`YOLOFHead` at stride 32 with
-5 square anchors (32..512 px), trained with :class:`UniformMatcher`, sigmoid focal loss and GIoU on
-decoded boxes. Hyper-parameters follow mmdetection's ``yolof_r50-c5_8xb8-1x_coco.py``.
+ResNet C5 (torchvision; frozen BN as mmdetection, or trained BN and thinner widths for from-scratch CPU
+models) -> :class:`DilatedEncoder` -> :class:`YOLOFHead` at stride 32 with 5 square anchors (32..512 px),
+trained with :class:`UniformMatcher`, sigmoid focal loss and GIoU on decoded boxes. Hyper-parameters follow
+mmdetection's ``yolof_r50-c5_8xb8-1x_coco.py``.
 
 Calling convention (torchvision detection models): ``model(images, targets)`` with ``images`` a list
 of ``(3, H, W)`` float RGB tensors in ``[0, 1]`` of any size. The model's ``transform`` (torchvision's
@@ -200,7 +201,7 @@ class YOLOF(nn.Module):
         cls_loss = cls_logits.new_zeros(())
         box_loss = cls_logits.new_zeros(())
         num_pos = 0
-        for logits, delta, target in zip(cls_logits, deltas, targets):
+        for logits, delta, target in zip(cls_logits, deltas, targets, strict=True):
             pred_boxes = self.box_coder.decode(anchors, delta)
             match = self.matcher(anchors, pred_boxes.detach(), target["boxes"])
             fg = match.matched_gt >= 0
@@ -222,7 +223,7 @@ class YOLOF(nn.Module):
         """Score threshold, top-k, decode + clip, class-wise NMS (``batched_nms``), keep the best N."""
         cfg, num_classes = self.config, self.config.num_classes
         results = []
-        for logits, delta, size in zip(cls_logits, deltas, image_sizes):
+        for logits, delta, size in zip(cls_logits, deltas, image_sizes, strict=True):
             scores = logits.sigmoid().flatten()
             candidates = torch.nonzero(scores > cfg.score_thresh).squeeze(1)
             scores = scores[candidates]
@@ -285,7 +286,8 @@ def load_mmdet_yolof(model: YOLOF, state_dict: Mapping[str, Tensor], bgr_to_rgb:
     """Load an mmdetection YOLOF state dict (from :func:`~partparse.models.weights.read_checkpoint`).
 
     ``bgr_to_rgb``: mmdetection's Caffe-style models read BGR pixels; reversing conv1's input channels
-    lets them read our RGB images (then build the model with ``style="caffe"`` and ``image_std`` 1/255: :mod:`partparse.models.imagenet`).
+    lets them read our RGB images (then build the model with ``style="caffe"`` and ``image_std`` 1/255:
+    :mod:`partparse.models.imagenet`).
     ``classes``: keep only these of the checkpoint's classes in ``cls_score`` (``(0,)`` = COCO person),
     for a model built with ``num_classes=len(classes)``.
     """

@@ -66,9 +66,9 @@ class PersonDetectorConfig:
 class YOLOFPersonDetector:
     """Persons in batches of frames with a YOLOF (:class:`partparse.models.yolof.YOLOF`)."""
 
-    def __init__(self, model: nn.Module, config: PersonDetectorConfig = PersonDetectorConfig()) -> None:
+    def __init__(self, model: nn.Module, config: PersonDetectorConfig | None = None) -> None:
         self.model = model.eval()
-        self.config = config
+        self.config = config if config is not None else PersonDetectorConfig()
 
     @torch.no_grad()
     def detect(self, frames: Sequence[np.ndarray]) -> list[PersonDetections]:
@@ -78,7 +78,8 @@ class YOLOFPersonDetector:
             dets = self.model([image_to_tensor(f, device) for f in frames[part]])
             for d in dets:
                 keep = (d["labels"] == (cfg.person_label or 0)) & (d["scores"] >= cfg.score_thr)
-                found = PersonDetections(d["boxes"][keep].float().cpu().numpy(), d["scores"][keep].float().cpu().numpy())
+                found = PersonDetections(d["boxes"][keep].float().cpu().numpy(),
+                                         d["scores"][keep].float().cpu().numpy())
                 out.append(found.top(len(found)))
         return out
 
@@ -101,7 +102,8 @@ class HRNetPoseEstimator:
     A ``flip_test`` set in the config replaces the model's (the adapter owns the model it wraps).
     """
 
-    def __init__(self, model: PoseHRNet, config: PoseEstimatorConfig = PoseEstimatorConfig()) -> None:
+    def __init__(self, model: PoseHRNet, config: PoseEstimatorConfig | None = None) -> None:
+        config = config if config is not None else PoseEstimatorConfig()
         if config.flip_test is not None and config.flip_test != model.config.flip_test:
             model.config = replace(model.config, flip_test=config.flip_test)
         self.model = model.eval()
@@ -134,7 +136,7 @@ class HRNetPoseEstimator:
         device = _device_of(self.model)
         boxes = [np.asarray(b, dtype=np.float32).reshape(-1, 4) for b in boxes]
         crops, transforms = [], []
-        for frame, b in zip(frames, boxes):
+        for frame, b in zip(frames, boxes, strict=True):
             if len(b):
                 c, t = crop_boxes(image_to_tensor(frame, device), torch.from_numpy(b).to(device),
                                   self.model.config.codec.input_size, self.padding)
@@ -183,7 +185,8 @@ class YOLOFPartDetector:
     plain crop is used.
     """
 
-    def __init__(self, model: nn.Module, config: PartDetectorConfig = PartDetectorConfig()) -> None:
+    def __init__(self, model: nn.Module, config: PartDetectorConfig | None = None) -> None:
+        config = config if config is not None else PartDetectorConfig()
         self.part_names = tuple(config.part_names) if config.part_names is not None else BODY_PARTS
         num_classes = getattr(getattr(model, "config", None), "num_classes", None)
         if num_classes is not None and num_classes != len(self.part_names):
@@ -215,11 +218,12 @@ class YOLOFPartDetector:
         out: list[PartDetections] = []
         for part in _chunks(len(crops), cfg.batch_size):
             dets = self.model([image_to_tensor(c, device) for c in crops[part]])
-            for det, window in zip(dets, windows[part]):
+            for det, window in zip(dets, windows[part], strict=True):
                 det = {k: v.cpu() for k, v in det.items()}
                 keep = det["scores"] >= cfg.score_thr
                 best = select_top1_per_part({k: v[keep] for k, v in det.items()})
                 frame_boxes = parts_to_frame(best["boxes"].float(), window).numpy()
-                out.append(PartDetections({self.part_names[int(label)]: (box, float(score)) for box, score, label
-                                           in zip(frame_boxes, best["scores"].tolist(), best["labels"].tolist())}))
+                triples = zip(frame_boxes, best["scores"].tolist(), best["labels"].tolist(), strict=True)
+                out.append(PartDetections({self.part_names[int(label)]: (box, float(score))
+                                           for box, score, label in triples}))
         return out

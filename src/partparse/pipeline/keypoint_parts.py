@@ -126,9 +126,10 @@ def _head(kp: np.ndarray, ok: np.ndarray, u: float) -> tuple[np.ndarray, list[in
 
 
 def person_part_boxes(keypoints: np.ndarray, scores: np.ndarray, box: np.ndarray,
-                      config: KeypointPartsConfig = KeypointPartsConfig()) -> dict[str, tuple[np.ndarray, float]]:
+                      config: KeypointPartsConfig | None = None) -> dict[str, tuple[np.ndarray, float]]:
     """``{part: (xyxy (4,), score)}`` of one person: ``keypoints (17, 2)`` and ``scores (17,)`` frame
     pixels, ``box (4,)`` its person box (continuous xyxy; sets the scale when no bone is confident)."""
+    config = config if config is not None else KeypointPartsConfig()
     kp = np.asarray(keypoints, dtype=np.float64).reshape(NUM_KEYPOINTS, 2)
     sc = np.asarray(scores, dtype=np.float64).reshape(NUM_KEYPOINTS)
     ok = sc >= config.keypoint_score_thr
@@ -173,8 +174,8 @@ class KeypointPartDetector:
     part stage), and ``keypoints=None`` is an error here rather than a person without parts.
     """
 
-    def __init__(self, config: KeypointPartsConfig = KeypointPartsConfig()) -> None:
-        self.config = config
+    def __init__(self, config: KeypointPartsConfig | None = None) -> None:
+        self.config = config if config is not None else KeypointPartsConfig()
 
     def detect_parts(self, frame: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray | None,
                      keypoint_scores: np.ndarray | None) -> list[PartDetections]:
@@ -185,7 +186,7 @@ class KeypointPartDetector:
         height, width = frame.shape[:2]
         limit = np.array([width, height, width, height], np.float32)
         out = []
-        for box, kp, ks in zip(boxes, keypoints, keypoint_scores):
+        for box, kp, ks in zip(boxes, keypoints, keypoint_scores, strict=True):
             parts = person_part_boxes(kp, ks, box, self.config)
             out.append(PartDetections({name: (np.clip(b, 0, limit), s) for name, (b, s) in parts.items()}))
         return out

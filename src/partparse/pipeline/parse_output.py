@@ -3,8 +3,9 @@
 A per-video JSON holds :meth:`ParseResult.summary` (action, states and their sources, top-5 scores per
 head, per-stage timings, video facts), ``video_path``, and ``frames`` in the submission layout with two
 extra keys per human: ``score``, ``keypoints`` ``[[x, y, score], ...]`` and ``track_id`` (the person's
-identity across the video's frames; the official evaluator ignores extra keys). :func:`write_submission_from_videos` merges them into ``pred_vid_result.json`` +
-``pred_part_result.json`` (without keypoints), in the order given.
+identity across the video's frames; the official evaluator ignores extra keys).
+:func:`write_submission_from_videos` merges them into ``pred_vid_result.json`` + ``pred_part_result.json``
+(without keypoints), in the order given.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ def parse_result_to_json(result: ParseResult, video_path: str | Path) -> dict:
     video = result.prediction
     _, parts = submission_to_json([video])
     frames = parts[video.video_id]
-    for frame, humans in zip(video.frames, (f["humans"] for f in frames.values())):
-        for person, human in zip(frame.persons, humans):
+    for frame, humans in zip(video.frames, (f["humans"] for f in frames.values()), strict=True):
+        for person, human in zip(frame.persons, humans, strict=True):
             if person.keypoints is not None:
                 human["keypoints"] = [list(k) for k in person.keypoints]
             if person.track_id is not None:

@@ -62,8 +62,9 @@ class ParseModels:
     fuse with ``fusion_weights`` ``{head: [w per model]}`` (heads not listed: equal weights; ``partparse fuse``
     finds them; ``action`` may have one more weight, the pose stream's, which then sets
     ``parser.pose_action_weight`` to its share). ``pose_stream``: a trained skeleton model (``task:
-    skeleton``; needed by ``parser.part_states`` ``pose``/``fused``). ``class_prior``: a ground-truth folder of the training split (``gt_train``, the prior is
-    fitted on it) or a JSON table ``{action: {coarse part: state}}``; ``null``: no prior."""
+    skeleton``; needed by ``parser.part_states`` ``pose``/``fused``). ``class_prior``: a ground-truth
+    folder of the training split (``gt_train``, the prior is fitted on it) or a JSON table
+    ``{action: {coarse part: state}}``; ``null``: no prior."""
 
     person: str = ""
     pose: str | None = None
@@ -267,8 +268,9 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
                          "models.video and models.pose_stream)")
     for head, weights in fusion_weights.items():
         if len(weights) != len(m.video):
+            extra = " (action: one more for models.pose_stream)" if head == "action" and m.pose_stream else ""
             raise InputError(f"models.fusion_weights.{head}: {len(weights)} weights for {len(m.video)} models.video"
-                             + (" (action: one more for models.pose_stream)" if head == "action" and m.pose_stream else ""))
+                             + extra)
     if parser_cfg.part_states in ("pose", "fused") and not m.pose_stream:
         raise InputError(f"parser.part_states={parser_cfg.part_states}: needs models.pose_stream (a skeleton model)")
     yolo = build_yolo_pose(recipe.pretrained_persons, device) if person_is_yolo or pose_is_yolo else None

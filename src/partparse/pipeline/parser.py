@@ -18,10 +18,10 @@ prediction it returns has Kinetics-TPS inclusive boxes (``x2 - 1``), rounded to 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -34,7 +34,12 @@ from partparse.pipeline.box_refinement import refine_person_box
 from partparse.pipeline.part_state_transfer import ClassPriorPartStates
 from partparse.pipeline.pose_stream import PoseStream, PoseStreamScores, smooth_along_tracks
 from partparse.pipeline.stages import (
-    PartDetections, PartDetector, PersonDetector, PoseEstimator, VideoScorer, estimate_frames,
+    PartDetections,
+    PartDetector,
+    PersonDetector,
+    PoseEstimator,
+    VideoScorer,
+    estimate_frames,
 )
 from partparse.pipeline.tracking import TrackerConfig, track_persons
 from partparse.pipeline.video_labels import VideoLabels, video_labels
@@ -181,7 +186,8 @@ class PartParser:
                  pose_stream: PoseStream | None = None) -> None:
         if config.part_states == "class_prior" and state_prior is None:
             raise ValueError("part_states='class_prior' needs a state_prior")
-        if pose_stream is None and (config.part_states in ("pose", "fused") or config.action_source in ("pose", "fused")):
+        if pose_stream is None and (config.part_states in ("pose", "fused")
+                                    or config.action_source in ("pose", "fused")):
             raise ValueError(f"part_states={config.part_states!r}, action_source={config.action_source!r} need a "
                              "pose stream (models.pose_stream)")
         self.config = config
@@ -221,7 +227,7 @@ class PartParser:
         with timer("track"):
             ids = track_persons([f.detected_boxes for f in frames], [f.scores for f in frames],
                                 [f.index for f in frames], info.fps, self.config.tracking)
-            for f, i in zip(frames, ids):
+            for f, i in zip(frames, ids, strict=True):
                 f.track_ids = i
         pose = None
         if self.pose_stream is not None:
@@ -242,7 +248,8 @@ class PartParser:
         if pose is not None:
             scores, names = _with_pose_action(scores, names, pose.action, self.pose_stream.class_names["action"],
                                               self._action_source(), self.config.pose_action_weight)
-        coarse = list(dict.fromkeys([*COARSE_PARTS, *(coarse_part(p) for f in frames for d in f.parts for p in d.parts)]))
+        coarse = list(dict.fromkeys([*COARSE_PARTS,
+                                     *(coarse_part(p) for f in frames for d in f.parts for p in d.parts)]))
         mode = self.config.part_states
         labels = video_labels(scores, names, coarse, "video" if mode in ("pose", "fused") else mode, self.state_prior,
                               self.config.missing_state, self.config.state_given_action)
@@ -267,7 +274,7 @@ class PartParser:
         smoothed = smooth_along_tracks(pose_states, ids, cfg.state_smoothing)
         stream_names = self.pose_stream.class_names
         counts: dict[str, dict[str, int]] = {}
-        for frame, persons in zip(frames, smoothed):
+        for frame, persons in zip(frames, smoothed, strict=True):
             frame.part_states = []
             for probs in persons:
                 states = {}
@@ -286,13 +293,14 @@ class PartParser:
             labels.states[head] = max(sorted(c), key=lambda s: c[s])
             labels.sources[head] = cfg.part_states
 
-    def _parse_frames(self, indices: np.ndarray, images: np.ndarray, timer: "_StageTimer") -> list[FrameParse]:
+    def _parse_frames(self, indices: np.ndarray, images: np.ndarray, timer: _StageTimer) -> list[FrameParse]:
         cfg = self.config
         with timer("person"):
             detections = [d.top(cfg.top_k_persons) for d in self.person_detector.detect(list(images))]
         poses = self._poses(images, detections, timer)
         out = []
-        for index, image, det, (keypoints, keypoint_scores) in zip(indices.tolist(), images, detections, poses):
+        per_frame = zip(indices.tolist(), images, detections, poses, strict=True)
+        for index, image, det, (keypoints, keypoint_scores) in per_frame:
             if (cfg.box_refinement or cfg.pose_guidance) and keypoints is None and len(det):
                 raise ValueError("box_refinement and pose_guidance need keypoints: give the parser a pose "
                                  "estimator (or switch them off)")
@@ -313,7 +321,7 @@ class PartParser:
             out.append(FrameParse(index, boxes, det.boxes, det.scores, keypoints, keypoint_scores, parts))
         return out
 
-    def _poses(self, images: np.ndarray, detections: list, timer: "_StageTimer") -> list[tuple]:
+    def _poses(self, images: np.ndarray, detections: list, timer: _StageTimer) -> list[tuple]:
         """``(keypoints, scores)`` per frame: the person detector's, else the pose estimator's for the persons
         of all frames at once (one forward pass of one or two crops costs 2-3 times more per crop than
         one of 16; pose crops have one size, so batching does not change them). Part detection stays
@@ -324,7 +332,7 @@ class PartParser:
             with timer("pose"):
                 found = estimate_frames(self.pose_estimator, [images[i] for i in todo],
                                         [detections[i].boxes for i in todo])
-            for i, pose in zip(todo, found):
+            for i, pose in zip(todo, found, strict=True):
                 poses[i] = pose
         return poses
 
@@ -361,8 +369,8 @@ def _with_pose_action(scores: dict[str, np.ndarray], names: dict[str, list[str]]
         scores["action"], names["action"] = scores["pose_action"], names["pose_action"]
         return scores, names
     union = list(dict.fromkeys([*names["action"], *pose_names]))
-    video = dict(zip(names["action"], np.asarray(scores["action"], np.float64)))
-    pose = dict(zip(pose_names, np.asarray(pose_action, np.float64)))
+    video = dict(zip(names["action"], np.asarray(scores["action"], np.float64), strict=True))
+    pose = dict(zip(pose_names, np.asarray(pose_action, np.float64), strict=True))
     scores["action"] = np.array([(1 - weight) * video.get(n, 0.0) + weight * pose.get(n, 0.0) for n in union],
                                 np.float32)
     names["action"] = union
@@ -395,7 +403,7 @@ def _frame_prediction(frame: FrameParse, labels: VideoLabels) -> FramePrediction
         keypoints = None
         if frame.keypoints is not None:
             keypoints = [(round(float(x), 2), round(float(y), 2), round(float(s), 4))
-                         for (x, y), s in zip(frame.keypoints[i], frame.keypoint_scores[i])]
+                         for (x, y), s in zip(frame.keypoints[i], frame.keypoint_scores[i], strict=True)]
         track = int(frame.track_ids[i]) if frame.track_ids is not None else None
         persons.append(PersonPrediction(_inclusive(box), parts, round(float(frame.scores[i]), 4), keypoints, track))
     return FramePrediction(frame_key(frame.index), persons)

@@ -9,8 +9,8 @@ averaged with weights ``seen keyframes x mean person score``, so the main, long-
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ class PoseStream:
         """Per keyframe ``k``: ``keypoints[k] (N_k, 17, 2)`` and ``keypoint_scores[k] (N_k, 17)`` (or
         ``None``), the persons' scores ``(N_k,)`` and track ids ``(N_k,)``."""
         t = len(track_ids)
-        tracks = sorted({int(i) for ids, kp in zip(track_ids, keypoints) if kp is not None for i in ids})
+        tracks = sorted({int(i) for ids, kp in zip(track_ids, keypoints, strict=True) if kp is not None for i in ids})
         states: list[list[dict[str, np.ndarray]]] = [[{} for _ in ids] for ids in track_ids]
         num_actions = len(self.class_names["action"])
         if not tracks:

@@ -218,7 +218,7 @@ class YoloPosePersons:
             crop, window = crop_person(frame, (x1, y1, x2 - 1, y2 - 1), margin=self.config.crop_margin)
             crops.append(crop)
             offsets.append(np.array([window.x0, window.y0], np.float32))
-        for i, offset, found in zip(which, offsets, self._predict(crops, self.config.crop_imgsz)):
+        for i, offset, found in zip(which, offsets, self._predict(crops, self.config.crop_imgsz), strict=True):
             if len(found) == 0:
                 continue
             found.boxes += np.tile(offset, 2)

@@ -110,5 +110,5 @@ def estimate_frames(estimator: PoseEstimator, frames: Sequence[np.ndarray], boxe
     batched = getattr(estimator, "estimate_frames", None)
     if batched is not None:
         return batched(frames, boxes)
-    return [estimator.estimate(f, b) for f, b in zip(frames, boxes)]
+    return [estimator.estimate(f, b) for f, b in zip(frames, boxes, strict=True)]
 

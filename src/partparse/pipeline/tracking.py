@@ -11,8 +11,9 @@ from 1 in order of first appearance, so they are stable for one video whatever t
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Sequence
+from typing import Annotated
 
 import numpy as np
 
@@ -34,18 +35,19 @@ class TrackerConfig:
 
 
 def track_persons(boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray], frame_indices: Sequence[int],
-                  fps: float, cfg: TrackerConfig = TrackerConfig()) -> list[np.ndarray]:
+                  fps: float, cfg: TrackerConfig | None = None) -> list[np.ndarray]:
     """Track ids ``(N_k,)`` int64 (from 1) of the persons of each keyframe ``k`` (``boxes[k] (N_k, 4)``
     continuous xyxy, ``scores[k] (N_k,)``), in the order given."""
     import supervision as sv
     from trackers import ByteTrackTracker
 
+    cfg = cfg if cfg is not None else TrackerConfig()
     fps = fps if fps > 0 else 30.0
     tracker = ByteTrackTracker(lost_track_buffer=max(1, int(round(cfg.lost_seconds * 30))), frame_rate=fps,
                                track_activation_threshold=cfg.high_score, minimum_consecutive_frames=1,
                                minimum_iou_threshold=cfg.min_iou, high_conf_det_threshold=cfg.high_score)
     raw: list[list[object]] = []             # per keyframe and person: a ByteTrack id, a new tracklet, or None
-    for b, s, index in zip(boxes, scores, frame_indices):
+    for b, s, index in zip(boxes, scores, frame_indices, strict=True):
         b = np.asarray(b, np.float32).reshape(-1, 4)
         s = np.asarray(s, np.float32).reshape(-1)
         labels: list[object] = [None] * len(b)
@@ -55,7 +57,7 @@ def track_persons(boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray], fra
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = tracker.update(det, timestamp=index / fps)
-        for i, tid in zip(result.data.get("index", np.arange(0)), result.tracker_id):
+        for i, tid in zip(result.data.get("index", np.arange(0)), result.tracker_id, strict=True):
             if tid >= 0:
                 labels[int(i)] = int(tid)
         # ByteTrack names a track only at its second detection: the detection that started it is

@@ -67,7 +67,8 @@ class CSNVideoScorer:
     """
 
     def __init__(self, model: nn.Module, class_names: Mapping[str, Sequence[str]],
-                 config: VideoScorerConfig = VideoScorerConfig()) -> None:
+                 config: VideoScorerConfig | None = None) -> None:
+        config = config if config is not None else VideoScorerConfig()
         heads = getattr(model, "heads", None)
         if heads is not None:
             for name, head in heads.items():

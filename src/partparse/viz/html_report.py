@@ -23,9 +23,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -50,7 +50,7 @@ class ReportVideo:
     facts: Mapping
 
     @classmethod
-    def from_parse_result(cls, result, video_path: str | Path) -> "ReportVideo":
+    def from_parse_result(cls, result, video_path: str | Path) -> ReportVideo:
         """From a :class:`~partparse.pipeline.parser.ParseResult` in memory: the facts
         ``partparse parse`` writes (timings included)."""
         return cls(result.prediction, {**result.summary(), "video_path": str(video_path)})
@@ -172,7 +172,8 @@ def _summary_html(videos: Sequence[ReportVideo], failures: Sequence[tuple[str, s
             rows.append(["other (outside the stages)", f"{other:.2f}", f"{100 * other / total:.1f} %"])
         out.append(_table(["stage", "seconds", "share"], rows + [["total", f"{total:.2f}", "100 %"]]))
     if result is not None:
-        rows = [["TPS score", f"{100 * result.score:.2f} %"], ["video top-1 accuracy", f"{100 * result.video_accuracy:.1f} %"],
+        rows = [["TPS score", f"{100 * result.score:.2f} %"],
+                ["video top-1 accuracy", f"{100 * result.video_accuracy:.1f} %"],
                 ["mean PSC", f"{100 * result.mean_psc:.1f} %"], ["videos with ground truth", len(result.video_ids)]]
         out.append("<h2>Kinetics-TPS score</h2>" + _table(["metric", "value"], rows))
     if failures:
@@ -232,14 +233,16 @@ def _video_html(video: ReportVideo, palette: Mapping[str, str], psc: float | Non
             head += f" ({facts['num_frames'] / total:.1f} video frames/s)"
     head += "</p>"
     thumb = thumbnail(video)
-    img = f'<img alt="thumbnail of {html.escape(p.video_id)}" src="{thumb}">' if thumb else "<p>(video not readable)</p>"
+    img = (f'<img alt="thumbnail of {html.escape(p.video_id)}" src="{thumb}">' if thumb
+           else "<p>(video not readable)</p>")
     top5 = facts.get("top5", {}).get("action", [])
     side = _table(["action", "probability"], [[n, f"{s:.3f}"] for n, s in top5]) if top5 else ""
     rows = [[c, _Raw(swatch_html(palette[s]) + html.escape(s)) if s is not None else "(left out)", src]
             for c, s, src in coarse_states(video)]
     side += _table(["coarse part", "state", "source"], rows) if rows else "<p>(no parts predicted)</p>"
     plot = timeline_png(p, palette, gt_frames)
-    timeline = f'<img alt="part-state timelines" src="{plot}">' if plot else "<p>(matplotlib not installed: no timeline)</p>"
+    timeline = (f'<img alt="part-state timelines" src="{plot}">' if plot
+                else "<p>(matplotlib not installed: no timeline)</p>")
     return f'<div class=video>{head}<div class=row><div>{img}</div><div>{side}</div></div>{timeline}</div>'
 
 
@@ -265,8 +268,8 @@ def write_html_report(videos: Sequence[ReportVideo], out_path: str | Path, gt_di
         if i is not None:
             psc, correct = float(result.psc[i]), bool(result.action_correct[i])
             gt_action = gt_vid[v.prediction.video_id]
-        sections.append(_video_html(v, palette, psc, correct, gt_part.get(v.prediction.video_id) if i is not None else None,
-                                    gt_action))
+        gt_frames = gt_part.get(v.prediction.video_id) if i is not None else None
+        sections.append(_video_html(v, palette, psc, correct, gt_frames, gt_action))
     page = (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f"{_summary_html(videos, failures, result, model_load_seconds)}{legend_html(palette)}"

@@ -59,7 +59,7 @@ def plot_learning_curves(runs: Mapping[str, str | Path], metrics: Sequence[str],
     fig = Figure(figsize=(4.2 * len(metrics), 3.2), dpi=110)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         for label, curves in data.items():
             points = curves.get(metric, [])
             if points:

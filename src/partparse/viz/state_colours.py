@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import colorsys
 import html
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from partparse.data.vocabulary import NO_STATE
 
@@ -39,7 +39,7 @@ def ordered_states(states: Iterable[str]) -> list[str]:
 
 def _hue_colour(i: int) -> str:
     r, g, b = colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.6, 0.85)
-    return "#{:02x}{:02x}{:02x}".format(round(255 * r), round(255 * g), round(255 * b))
+    return f"#{round(255 * r):02x}{round(255 * g):02x}{round(255 * b):02x}"
 
 
 def state_palette(states: Iterable[str]) -> dict[str, str]:

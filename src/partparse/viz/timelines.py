@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -57,17 +57,18 @@ def predicted_state_grid(prediction: VideoPrediction, parts: Sequence[str]) -> l
     grid: list[list[str | None]] = [[] for _ in parts]
     for frame in prediction.frames:
         persons = sorted(frame.persons, key=lambda p: -(p.score or 0.0))
-        for row, part in zip(grid, parts):
+        for row, part in zip(grid, parts, strict=True):
             row.append(next((p.parts[part][0].state for p in persons if p.parts.get(part)), None))
     return grid
 
 
-def gt_state_grid(gt_frames: Mapping[str, Mapping], keys: Sequence[str], parts: Sequence[str]) -> list[list[str | None]]:
+def gt_state_grid(gt_frames: Mapping[str, Mapping], keys: Sequence[str],
+                  parts: Sequence[str]) -> list[list[str | None]]:
     """``grid[part][keyframe]``: the majority GT state of the part over the frame's humans, or None."""
     grid: list[list[str | None]] = [[] for _ in parts]
     for key in keys:
         humans = gt_frames.get(key, {}).get("humans", [])
-        for row, part in zip(grid, parts):
+        for row, part in zip(grid, parts, strict=True):
             row.append(majority_state([h["parts"][part]["verb"] for h in humans if part in h.get("parts", {})]))
     return grid
 
@@ -116,7 +117,7 @@ def timeline_png(prediction: VideoPrediction, palette: Mapping[str, str],
                  dpi=80, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for ax, (title, grid) in zip(axes, panels):
+    for ax, (title, grid) in zip(axes, panels, strict=True):
         cells = np.array([[0 if s is None else code.get(s, unknown) for s in row] for row in grid])
         cells = cells.reshape(len(parts), -1)
         ax.imshow(cells, cmap=cmap, vmin=0, vmax=unknown, aspect="auto", interpolation="nearest")

@@ -144,7 +144,8 @@ Habit = tuple[list[Motion], dict[str, str]]
 def head_habit(p: Program, none: float = 0.35, lower: float = 0.2) -> Habit:
     """What the head does during the main phases: still, nodding, turned aside or lowered."""
     rest = 1.0 - none
-    kind = p.choice(["none", "nod", "turn", "lower"], [none, rest * (1 - lower) / 2, rest * (1 - lower) / 2, rest * lower])
+    kind = p.choice(["none", "nod", "turn", "lower"],
+                    [none, rest * (1 - lower) / 2, rest * (1 - lower) / 2, rest * lower])
     motions = {"none": [], "nod": [m.nod(p.uniform(1.2, 2.0))],
                "turn": [m.turn_head(0.8 if p.flag(0.5) else -0.8)], "lower": [m.hold(head_pitch=0.9)]}[kind]
     return motions, {"head": kind}

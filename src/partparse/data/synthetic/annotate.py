@@ -52,7 +52,8 @@ def _label_boxes(sub: np.ndarray, base: int, x0: int, y0: int) -> tuple[np.ndarr
     return counts, np.concatenate([lo, hi], axis=1) + [x0, y0, x0, y0]
 
 
-def keypoint_visibility(drawing: PersonDrawing, labels: np.ndarray, facing: int, head_yaw: float) -> list[tuple[float, float, int]]:
+def keypoint_visibility(drawing: PersonDrawing, labels: np.ndarray, facing: int,
+                        head_yaw: float) -> list[tuple[float, float, int]]:
     """COCO ``(x, y, v)`` per joint: 2 visible, 1 inside the frame but covered (by an occluder, another
     person, or the head when facing away), 0 outside the frame (then x = y = 0, as in COCO)."""
     h, w = labels.shape
@@ -68,7 +69,7 @@ def keypoint_visibility(drawing: PersonDrawing, labels: np.ndarray, facing: int,
         visible[3] &= facing * head_yaw > 0                     # image-x side of the left ear: facing
         visible[4] &= -facing * head_yaw > 0
     return [(float(xj), float(yj), 2 if vj else 1) if ij else (0.0, 0.0, 0)
-            for xj, yj, ij, vj in zip(x, y, in_frame, visible)]
+            for xj, yj, ij, vj in zip(x, y, in_frame, visible, strict=True)]
 
 
 def annotate_frame(scene: Scene, t: int, frame: RenderedFrame, states: list[np.ndarray],

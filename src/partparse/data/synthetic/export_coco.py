@@ -193,7 +193,7 @@ def _person_keypoints(person, j: int, frame_anns: list[dict], where: str) -> lis
 
 def _to_crop(keypoints: list[float], x0: int, y0: int) -> list[float]:
     out = []
-    for x, y, v in zip(keypoints[0::3], keypoints[1::3], keypoints[2::3]):
+    for x, y, v in zip(keypoints[0::3], keypoints[1::3], keypoints[2::3], strict=True):
         out += [round(x - x0, 2), round(y - y0, 2), int(v)] if v > 0 else [0, 0, 0]
     return out
 

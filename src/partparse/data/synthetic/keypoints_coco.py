@@ -31,7 +31,7 @@ def keypoints_coco(results: list[VideoResult], width: int, height: int, split: s
     images, annotations = [], []
     for result in results:
         vid = result.plan.video_id
-        for frame, people in zip(result.annotation.frames, result.people):
+        for frame, people in zip(result.annotation.frames, result.people, strict=True):
             image_id = len(images) + 1
             k = frame_index(frame.key)
             images.append({"id": image_id, "file_name": frame_image_name(vid, k), "width": width, "height": height,

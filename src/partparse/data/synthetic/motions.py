@@ -199,7 +199,8 @@ def lift_leg(side: str) -> Motion:
     def motion(track, frames, t, duration):
         w = np.sin(np.pi * np.clip(t / max(duration, 1e-6), 0, 1))
         for name, v in LEG_CHAMBER.items():
-            track.set(f"{side}_{name}", frames, NEUTRAL_POSE[f"{side}_{name}"] + (v - NEUTRAL_POSE[f"{side}_{name}"]) * w)
+            neutral = NEUTRAL_POSE[f"{side}_{name}"]
+            track.set(f"{side}_{name}", frames, neutral + (v - neutral) * w)
     return motion
 
 

@@ -95,7 +95,8 @@ def _person_prims(scene: Scene, person: Person, slot: int, frames: np.ndarray) -
     one = np.ones(len(frames))
     caps: list[tuple] = []                       # (a, b, r0, r1 in body units, colour, local label)
     for si, side in enumerate(("left", "right")):
-        caps += [(kp[:, 11 + si], kp[:, 13 + si], shape.r_thigh * one, shape.r_thigh * 0.85 * one, app.pants, f"{side}_leg"),
+        caps += [(kp[:, 11 + si], kp[:, 13 + si], shape.r_thigh * one, shape.r_thigh * 0.85 * one,
+                  app.pants, f"{side}_leg"),
                  (kp[:, 13 + si], kp[:, 15 + si], shape.r_shin * one, shape.r_shin * 0.8 * one,
                   app.skin if app.shorts else app.pants, f"{side}_leg"),
                  (kp[:, 15 + si], toe[:, si], shape.r_foot * one, shape.r_foot * one, app.shoes, f"{side}_foot")]
@@ -109,7 +110,8 @@ def _person_prims(scene: Scene, person: Person, slot: int, frames: np.ndarray) -
     for si, side in enumerate(("left", "right")):
         fist = pts.fist[frames, si]
         r_hand = shape.r_hand * (1.0 + 0.35 * fist)
-        caps += [(kp[:, 5 + si], kp[:, 7 + si], shape.r_upper_arm * one, shape.r_upper_arm * 0.9 * one, app.shirt, f"{side}_arm"),
+        caps += [(kp[:, 5 + si], kp[:, 7 + si], shape.r_upper_arm * one, shape.r_upper_arm * 0.9 * one,
+                  app.shirt, f"{side}_arm"),
                  (kp[:, 7 + si], kp[:, 9 + si], shape.r_forearm * one, shape.r_forearm * 0.85 * one,
                   app.shirt if app.long_sleeves else app.skin, f"{side}_arm"),
                  (kp[:, 9 + si], hand[:, si], r_hand, r_hand * (1.0 - 0.3 * (1 - fist)), app.skin, f"{side}_hand")]
@@ -171,7 +173,7 @@ def _person_windows(prims: _Prims, width: int, height: int) -> list[tuple[int, i
     hi = (np.maximum(prims.a, prims.b) + reach + 2).max(axis=1)
     lo = np.maximum(lo, 0).astype(int)
     hi = np.minimum(np.maximum(hi, 0), [width, height]).astype(int)
-    return [(int(l[0]), int(l[1]), int(h[0]), int(h[1])) for l, h in zip(lo, hi)]
+    return [(int(a[0]), int(a[1]), int(b[0]), int(b[1])) for a, b in zip(lo, hi, strict=True)]
 
 
 class _SensorNoise:
