@@ -72,7 +72,7 @@ def _train_stage(name: str, recipe: Path, root: Path, work: Path, extra: list[st
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder (dataset, runs, submissions, report).")] = Path("demo_out"),
     videos: Annotated[int, typer.Option(help="Synthetic videos to generate (80% train, 20% val).")] = 250,
-    parse_videos: Annotated[int, typer.Option(help="Validation videos to parse per Table 1 row.")] = 40,
+    parse_videos: Annotated[int, typer.Option(help="Validation videos to parse per Table 1 row.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset (one the zoo never saw).")] = 31415,
     workers: Annotated[int, typer.Option(help="Processes for data generation.")] = 2,
     budget: Annotated[str, typer.Option(
@@ -229,7 +229,10 @@ def _table1(data: Path, runs: Path, n_videos: int, console: Console) -> Table1:
     rows = (*TABLE1, POSE_ROW)  # the report's rows, then per-keyframe states from keypoint trajectories (issue 15)
     stages, parser_config = _load_stages(data, runs)
     videos = [p for p, _ in list_videos(data, "val")]
-    videos = videos[:: max(1, len(videos) // n_videos)][:n_videos]
+    if n_videos < len(videos):  # spread over the list (sorted by action), so that every action is in
+        import numpy as np
+
+        videos = [videos[i] for i in np.unique(np.linspace(0, len(videos) - 1, n_videos).round().astype(int))]
     with Progress(console=console) as bar:
         task = bar.add_task(f"parsing {len(videos)} val videos per Table 1 row", total=len(rows) * len(videos))
         results = run_ablation(rows, stages, videos, data / "gt_val", parser_config,
