@@ -173,3 +173,22 @@ def test_part_detector_starts_from_a_trained_person_detector(tmp_path):
     with pytest.raises(InputError, match="expected a training work dir or a .pth"):
         build_detection_model(load_recipe(CONFIGS / "yolof" / "yolof_r18_parts_syntps_cpu.yaml", DetectionRecipe,
                                           [f"model.load_from={tmp_path / 'nothing'}"]))
+
+
+def test_pose_model_continues_from_a_pose_run_or_the_zoo(tmp_path):
+    # model.load_from: a second training stage starts from every tensor of a finished pose run
+    from partparse.config import load_recipe
+    from partparse.engine.checkpoint import read_model_state
+    from partparse.engine.model_builders import build_pose_model
+    from partparse.engine.pose_recipe import PoseRecipe
+
+    recipe = CONFIGS / "hrnet" / "hrnet_w18_small_pose_syntps_bench.yaml"
+    torch.manual_seed(3)
+    model = build_pose_model(load_recipe(recipe, PoseRecipe, ["model.load_from=zoo:syntps/pose"]))
+    zoo = read_model_state(checkpoint_of("zoo:syntps/pose")[1])
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, zoo[key].to(value.dtype), msg=key)
+    fresh = build_pose_model(load_recipe(recipe, PoseRecipe)).state_dict()   # without it: other weights
+    assert any(not torch.equal(v, zoo[k].to(v.dtype)) for k, v in fresh.items() if v.is_floating_point())
+    with pytest.raises(InputError, match="checkpoint not found"):
+        build_pose_model(load_recipe(recipe, PoseRecipe, [f"model.load_from={tmp_path / 'no.pth'}"]))

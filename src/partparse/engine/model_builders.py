@@ -85,7 +85,8 @@ POSE_BUILDERS = {"hrnet_w18_small": hrnet_w18_small, "hrnet_w18": hrnet_w18, "hr
 
 def build_pose_model(recipe: PoseRecipe, class_names: Mapping[str, Sequence[str]] | None = None,
                      load_pretrained: bool = True) -> PoseHRNet:
-    """The recipe's HRNet; with ``load_pretrained``, its mmpose weights (an error if none fits).
+    """The recipe's HRNet; with ``load_pretrained``, its mmpose weights and/or ``load_from`` a partparse
+    pose run (an error if nothing fits).
     ``class_names`` is not used (the keypoints are the recipe's)."""
     m, i = recipe.model, recipe.input
     if m.arch not in POSE_BUILDERS:
@@ -108,6 +109,11 @@ def build_pose_model(recipe: PoseRecipe, class_names: Mapping[str, Sequence[str]
         report = load_mmpose_hrnet(model, read_checkpoint(m.pretrained, trusted=m.trust_checkpoint))
         if not report.loaded:
             raise InputError(f"{m.pretrained}: no tensor fits the {m.arch} model ({report.summary()})")
+    if m.load_from:
+        _, checkpoint = checkpoint_of(m.load_from)
+        report = load_mapped(model, read_model_state(checkpoint))
+        if not report.loaded:
+            raise InputError(f"{checkpoint}: no tensor fits the {m.arch} model ({report.summary()})")
     return model
 
 

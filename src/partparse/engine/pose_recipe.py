@@ -35,6 +35,8 @@ class PoseModelConfig:
     backbone_pretrained: str | None = None  # local ImageNet HRNet classifier checkpoint (official / mmpose keys)
     pretrained: str | None = None          # local mmpose HRNet checkpoint (whole model or backbone.*)
     trust_checkpoint: bool = False
+    load_from: str | None = None           # a partparse pose run (work dir, .pth or zoo:<name>): every tensor of
+                                           # the same name and shape (a second training stage, fine-tuning)
 
 
 @dataclass
