@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from torch import nn
+
 from partparse.data.part_labels import read_label_spaces
 from partparse.data.skeleton_features import NUM_CHANNELS, NUM_JOINTS
 from partparse.engine.checkpoint import checkpoint_of, read_model_state
@@ -29,6 +31,16 @@ from partparse.models.skeleton_gcn import SkeletonGCN
 from partparse.models.weights import LoadReport, load_mapped, read_checkpoint
 from partparse.models.yolof import YOLOF, YOLOFConfig, load_mmdet_yolof
 from partparse.run_layout import RunLayout
+
+
+def load_run(model: nn.Module, path: str | Path, what: str) -> LoadReport:
+    """Every tensor of a partparse run (work dir, ``.pth`` or ``zoo:<name>``) whose name and shape fit
+    ``model`` (``model.load_from`` of the detection and pose recipes); none fitting is an error."""
+    _, checkpoint = checkpoint_of(path)
+    report = load_mapped(model, read_model_state(checkpoint))
+    if not report.loaded:
+        raise InputError(f"{checkpoint}: no tensor fits {what} ({report.summary()})")
+    return report
 
 
 def yolof_config(recipe: DetectionRecipe) -> YOLOFConfig:
@@ -72,10 +84,7 @@ def build_detection_model(recipe: DetectionRecipe, class_names: Mapping[str, Seq
         if not report.loaded:
             raise InputError(f"{m.pretrained}: no tensor fits the YOLOF model ({report.summary()})")
     if m.load_from:
-        _, checkpoint = checkpoint_of(m.load_from)
-        report = load_mapped(model, read_model_state(checkpoint))
-        if not report.loaded:
-            raise InputError(f"{checkpoint}: no tensor fits the YOLOF model ({report.summary()})")
+        load_run(model, m.load_from, "the YOLOF model")
     return model
 
 
@@ -110,10 +119,7 @@ def build_pose_model(recipe: PoseRecipe, class_names: Mapping[str, Sequence[str]
         if not report.loaded:
             raise InputError(f"{m.pretrained}: no tensor fits the {m.arch} model ({report.summary()})")
     if m.load_from:
-        _, checkpoint = checkpoint_of(m.load_from)
-        report = load_mapped(model, read_model_state(checkpoint))
-        if not report.loaded:
-            raise InputError(f"{checkpoint}: no tensor fits the {m.arch} model ({report.summary()})")
+        load_run(model, m.load_from, f"the {m.arch} model")
     return model
 
 
