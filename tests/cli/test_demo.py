@@ -62,3 +62,15 @@ def test_demo_refuses_counts_it_cannot_run_before_doing_anything(tmp_path, args,
     res = CliRunner().invoke(app, ["demo", "--out", str(out), *args])
     assert res.exit_code == 2 and res.stderr.strip() == f"error: {message}, got {args[1]}"
     assert not out.exists()
+
+
+def test_a_rerun_with_another_seed_refuses_the_dataset_it_finds(tmp_path):
+    out = tmp_path / "demo"
+    (out / "syntps" / "gt_val").mkdir(parents=True)
+    (out / "syntps" / "gt_val" / "gt_vid_result.json").write_text("{}")
+    (out / "syntps" / "synth_config.json").write_text(json.dumps({"seed": 7, "videos": 10}))
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--seed", "8", "--videos", "10"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (f"error: {out / 'syntps'}: holds 10 videos of seed 7, not 10 of seed 8; "
+                                  "give another --out (or the same --seed and --videos to reuse it)")
+    assert not (out / "runs").exists()

@@ -125,6 +125,10 @@ def _prepare_data(out: Path, videos: int, seed: int, workers: int, console: Cons
         with console.status(f"generating {videos} SynTPS videos (seed {seed}) ..."):
             generate_dataset(SynthConfig(videos=videos, seed=seed), data, workers=workers)
     else:
+        made = read_json(data / "synth_config.json")
+        if (made.get("seed"), made.get("videos")) != (seed, videos):
+            raise InputError(f"{data}: holds {made.get('videos')} videos of seed {made.get('seed')}, not {videos} of "
+                             f"seed {seed}; give another --out (or the same --seed and --videos to reuse it)")
         console.print(f"reusing the dataset in {escape(str(data))}")
     return data
 
