@@ -189,19 +189,15 @@ def _load_stages(data: Path, runs: Path):
         load_person_detector,
         load_pose_estimator,
         load_pose_stream,
-        load_trained,
+        load_video_scorer,
         resolve_device,
     )
-    from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
 
     recipe = load_parse_recipe("syntps-zoo")
     device = resolve_device(recipe.parser.device)
 
-    def scorer(run: Path) -> CSNVideoScorer:
-        model, video_recipe, class_names = load_trained(str(run), "video", device)
-        v = recipe.video
-        return CSNVideoScorer(model, class_names, VideoScorerConfig.from_clip_config(
-            video_recipe.clips, num_clips=v.num_clips, crop=v.crop, crop_size=v.crop_size, batch_size=v.batch_size))
+    def scorers(*names: str) -> list:
+        return [load_video_scorer(str(runs / name), recipe.video, device) for name in names]
 
     m = recipe.models
     stages = AblationStages(
@@ -209,8 +205,8 @@ def _load_stages(data: Path, runs: Path):
         pose=load_pose_estimator(m.pose, recipe.pose, device),
         parts_plain=load_part_detector(PARTS_UNGUIDED, recipe.parts, False, device),
         parts_guided=load_part_detector(m.parts, recipe.parts, True, device),
-        video=[scorer(runs / "ir_csn"), scorer(runs / "ip_csn")],
-        video_trained_bn=[scorer(runs / "ir_csn_trained_bn")],
+        video=scorers("ir_csn", "ip_csn"),
+        video_trained_bn=scorers("ir_csn_trained_bn"),
         prior=load_class_prior(data / "gt_train"),  # the report's baseline: the states of its training data
         pose_stream=load_pose_stream(m.pose_stream, device))
     return stages, recipe.parser

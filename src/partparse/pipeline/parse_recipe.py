@@ -238,7 +238,7 @@ def _pretrained_name(value: str, where: str) -> bool:
 
 def build_parser(recipe: ParseRecipe) -> PartParser:
     """Load every model the recipe names and assemble the parser."""
-    from partparse.pipeline.video_scorers import CSNVideoScorer, FusedVideoScorer, VideoScorerConfig
+    from partparse.pipeline.video_scorers import FusedVideoScorer
 
     m = recipe.models
     if not m.person:
@@ -280,19 +280,24 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
         parts = KeypointPartDetector(recipe.keypoint_parts)
     else:
         parts = load_part_detector(m.parts, recipe.parts, recipe.parser.pose_guidance, device) if m.parts else None
-    scorers = []
-    for path in m.video:
-        model, video_recipe, class_names = load_trained(path, "video", device)
-        v = recipe.video
-        cfg = VideoScorerConfig.from_clip_config(video_recipe.clips, num_clips=v.num_clips, crop=v.crop,
-                                                 crop_size=v.crop_size, batch_size=v.batch_size)
-        scorers.append(CSNVideoScorer(model, class_names, cfg))
+    scorers = [load_video_scorer(path, recipe.video, device) for path in m.video]
     fused = [FusedVideoScorer(scorers, fusion_weights)] if len(scorers) > 1 else scorers
     prior = load_class_prior(m.class_prior) if m.class_prior else None
     pose_stream = load_pose_stream(m.pose_stream, device) if m.pose_stream else None
     if pose_stream is not None and not (pose or person_is_yolo):
         raise InputError("models.pose_stream reads keypoints: give models.pose (or a person model with keypoints)")
     return PartParser(parser_cfg, person, pose, parts, fused, prior, pose_stream)
+
+
+def load_video_scorer(path: str, overrides: VideoScoringOverrides, device: torch.device):
+    """A trained video model (work dir or zoo entry) as a scorer: its training recipe's test clips, with
+    the parse recipe's ``video`` overrides."""
+    from partparse.pipeline.video_scorers import CSNVideoScorer, VideoScorerConfig
+
+    model, video_recipe, class_names = load_trained(path, "video", device)
+    cfg = VideoScorerConfig.from_clip_config(video_recipe.clips, num_clips=overrides.num_clips, crop=overrides.crop,
+                                             crop_size=overrides.crop_size, batch_size=overrides.batch_size)
+    return CSNVideoScorer(model, class_names, cfg)
 
 
 def load_pose_stream(path: str, device: torch.device):
