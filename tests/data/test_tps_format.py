@@ -160,5 +160,6 @@ def test_label_spaces_from_training_videos():
                                 ["head", "leg", "hand"])
     assert spaces["action"].names == ("hopscotch", "lunge")
     assert spaces["leg"].index("lunge_Leg_bend") == 1 and spaces["leg"].get("x") == -1
+    assert list(spaces["action"]) == spaces["action"].to_list() == ["hopscotch", "lunge"]  # iterates its names
     with pytest.raises(KeyError, match="not in the training label space"):
         LabelSpace(["a"]).index("b")

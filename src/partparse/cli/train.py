@@ -97,8 +97,8 @@ def _train(task, cfg, info, work: Path, resume: bool, force: bool, progress: boo
 
     train_set, val_set, *spaces = task.datasets(cfg)
     class_names = None
-    if task.heads_from_data:  # {head: class names}: label spaces (video) or plain lists (skeleton)
-        class_names = {h: s.to_list() if hasattr(s, "to_list") else list(s) for h, s in spaces[0].items()}
+    if task.heads_from_data:  # {head: class names} of the label spaces (video) or name lists (skeleton)
+        class_names = {h: list(s) for h, s in spaces[0].items()}
     model = task.build_model(cfg, class_names)
     eval_fn = task.evaluation(cfg)
     eval_seconds: list[float] = []

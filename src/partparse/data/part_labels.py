@@ -11,7 +11,7 @@ sorts first (Python string order). Shuffling frames or persons therefore never c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from partparse.data.vocabulary import coarse_part
@@ -61,6 +61,9 @@ class LabelSpace:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
 
     def index(self, name: str) -> int:
         try:
