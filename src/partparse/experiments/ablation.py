@@ -129,14 +129,15 @@ def build_row_parser(row: AblationRow, stages: AblationStages, base: ParserConfi
 
 def score_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | Path) -> dict[str, float]:
     """TPS score, mean PSC, action top-1 and part-state accuracy against the GT videos among them."""
-    return evaluate_predictions(predictions, gt_dir)[0]
+    return evaluate_predictions(predictions, read_result_files(gt_dir, submission=False))[0]
 
 
-def evaluate_predictions(predictions: Sequence[VideoPrediction], gt_dir: str | Path
+def evaluate_predictions(predictions: Sequence[VideoPrediction], gt: tuple[dict, dict]
                          ) -> tuple[dict[str, float], TPSResult]:
-    """:func:`score_predictions` and the metric's per-video result (PSC and action correctness per video,
-    what :func:`~partparse.experiments.row_bootstrap.score_difference_interval` resamples)."""
-    gt_vid, gt_part = read_result_files(gt_dir, submission=False)
+    """:func:`score_predictions` against ``gt`` (``(gt_vid, gt_part)`` as read from a GT folder), and the
+    metric's per-video result (PSC and action correctness per video, what
+    :func:`~partparse.experiments.row_bootstrap.score_difference_interval` resamples)."""
+    gt_vid, gt_part = gt
     ids = {p.video_id for p in predictions}
     gt_vid = {v: a for v, a in gt_vid.items() if v in ids}
     pred_vid, pred_part = submission_to_json(predictions)
@@ -153,6 +154,7 @@ def run_ablation(rows: Sequence[AblationRow], stages: AblationStages, videos: Se
     """Parse ``videos`` once per row (shared stages memoised) and score each row against ``gt_dir``."""
     base = base if base is not None else ParserConfig()
     stages = stages.cached()
+    gt = read_result_files(gt_dir, submission=False)  # read once: every row is scored against it
     out = []
     for row in rows:
         parser = build_row_parser(row, stages, base)
@@ -163,6 +165,6 @@ def run_ablation(rows: Sequence[AblationRow], stages: AblationStages, videos: Se
             if on_video is not None:
                 on_video(row, path)
         seconds = time.perf_counter() - t0
-        scores, tps = evaluate_predictions(predictions, gt_dir)
+        scores, tps = evaluate_predictions(predictions, gt)
         out.append(AblationResult(row, seconds=seconds, predictions=predictions, tps=tps, **scores))
     return out
