@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -22,7 +22,7 @@ class ReportSection:
     note: str = ""
     header: Sequence[str] = ()
     rows: Sequence[Sequence[object]] = ()
-    figures: Sequence[tuple[str, Path]] = field(default_factory=tuple)
+    figures: Sequence[tuple[str, Path]] = ()
 
     def to_html(self) -> str:
         parts = [f"<h2>{html.escape(self.title)}</h2>"]
