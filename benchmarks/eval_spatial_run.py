@@ -3,6 +3,9 @@ and with fp16-rounded weights (what a half-precision zoo file would hold), plus 
 
     python benchmarks/eval_spatial_run.py RUN_DIR [--checkpoint RUN_DIR/best.pth] [--set data.val_max_images=null]
 
+Part crops exported with their ``crowding`` also get ``AP_crowded`` / ``AP50_crowded`` (crops another person
+covers by 30 % or more: where keypoint dots tell whose parts are whose).
+
 Writes ``RUN_DIR/final_eval.json``: ``{"checkpoint", "params", "mb_fp32", "mb_fp16", "fp32": {metric: value},
 "fp16": {...}, "eval_seconds"}``. The validation set is the recipe's (``data.val_ann``) with every image
 (``val_max_images`` ignored unless given with ``--set``); fp16 rounds every floating tensor of the state
@@ -67,7 +70,7 @@ def main() -> None:
     if not args.no_fp16:
         model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in state.items()})
         out["fp16"] = evaluate(model.eval(), recipe)
-    keys = [k for k in ("AP", "AP50", "AP75") if k in out["fp32"]]
+    keys = [k for k in ("AP", "AP50", "AP75", "AP_crowded", "AP50_crowded") if k in out["fp32"]]
     print(json.dumps({k: v for k, v in out.items() if k not in ("fp32", "fp16")}))
     for precision in ("fp32", "fp16"):
         if precision in out:

@@ -95,6 +95,30 @@ def test_class_names_order_labels_and_unprocessed_images_are_not_charged():
     assert ev.evaluate()["AP/left_hand"] == pytest.approx(1.0) and ev.evaluate()["AP/head"] == pytest.approx(0.0)
 
 
+def test_crowded_crops_are_scored_apart_when_the_images_say_how_crowded_they_are():
+    gt = box_gt()
+    preds = gt_predictions(gt)
+    preds[3] = gt_predictions(gt, shift=0.7)[3]              # image 3 wrong (IoU 0.18)
+    ev = COCODetectionEvaluator(gt)
+    for image_id, pred in preds.items():
+        ev.process(image_id, pred)
+    assert not {"AP_crowded", "AP50_crowded"} & set(ev.evaluate())   # no "crowding": no crowded figures
+    for img, crowding in zip(gt["images"], (0.0, 0.3, 0.8), strict=True):
+        img["crowding"] = crowding
+    for crowded, expected in (((2, 3), 0.5), ((1, 2), 1.0)):
+        ev = COCODetectionEvaluator(gt)
+        for image_id in crowded:                                # crowded images 2 and 3; 2 alone processed
+            ev.process(image_id, preds[image_id])
+        m = ev.evaluate()
+        if crowded == (2, 3):                                   # half the crowded crops' parts found
+            assert m["AP50_crowded"] == pytest.approx(0.5, abs=0.02) and m["AP50"] == pytest.approx(0.5, abs=0.02)
+        else:                                                   # image 1 is not crowded: only 2 counts
+            assert m["AP50_crowded"] == pytest.approx(expected) and m["AP_crowded"] == pytest.approx(1.0)
+    ev = COCODetectionEvaluator(gt)
+    ev.process(1, preds[1])                                     # no crowded crop processed: no figure
+    assert "AP50_crowded" not in ev.evaluate()
+
+
 def test_no_detection_is_zero_and_bad_input_is_reported():
     gt = box_gt()
     ev = COCODetectionEvaluator(gt)

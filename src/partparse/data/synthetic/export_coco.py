@@ -8,7 +8,9 @@ H.264 artefacts as the videos (not the clean renderer output). Three exports:
   clipped to the frame) as JPEG + ``parts_{split}.json`` with the 10 parts as categories, boxes in crop
   pixels; each crop's image entry also holds the person's 17 COCO keypoints in crop pixels
   (``keypoints: [x, y, v] * 17``, ``v = 0`` joints at ``(0, 0)``) when they are known (from the persons
-  of the ground truth, else from ``keypoints_{split}.json``), for pose-guided part detection;
+  of the ground truth, else from ``keypoints_{split}.json``), for pose-guided part detection, and its
+  ``crowding``: the largest fraction of the crop that another person's box of the frame covers
+  (:func:`crop_crowding`; where a detector without keypoint dots cannot tell whose hand it sees);
 * :func:`export_pose` -- frames + ``person_keypoints_{split}.json`` (COCO person_keypoints style, from
   ``keypoints_{split}.json``).
 
@@ -166,6 +168,15 @@ def crop_box(box, margin: float, width: int, height: int) -> tuple[int, int, int
             min(int(np.ceil(x2 + mx)), width - 1), min(int(np.ceil(y2 + my)), height - 1))
 
 
+def crop_crowding(crop: tuple[int, int, int, int], others: list) -> float:
+    """The largest fraction of ``crop`` (inclusive ``x1, y1, x2, y2`` pixels) covered by one of the
+    ``others`` boxes (the same), rounded to 3 decimals; 0 with no other box."""
+    x1, y1, x2, y2 = crop
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    covered = [max(0, min(x2, b[2]) - max(x1, b[0]) + 1) * max(0, min(y2, b[3]) - max(y1, b[1]) + 1) for b in others]
+    return round(max(covered, default=0) / area, 3)
+
+
 def _keypoints_by_image(root: str | Path, split: str) -> dict[str, list[dict]]:
     """``{image file name: [keypoint annotation, ...]}`` of ``keypoints_{split}.json`` ({} if absent)."""
     path = SynthLayout(root).keypoints(split)
@@ -217,7 +228,9 @@ def export_part_detection(root: str | Path, split: str, out_dir: str | Path, mar
             image_id = len(images) + 1
             images.append({"id": image_id, "file_name": name, "width": cx2 - cx1 + 1, "height": cy2 - cy1 + 1,
                            "video_id": video.video_id, "frame_index": frame.index, "person": j,
-                           "crop_box": [cx1, cy1, cx2, cy2]})
+                           "crop_box": [cx1, cy1, cx2, cy2],
+                           "crowding": crop_crowding((cx1, cy1, cx2, cy2),
+                                                     [p.box for k, p in enumerate(frame.persons) if k != j])})
             kps = _person_keypoints(person, j, keypoints.get(frame_name, []), f"{video.video_id} {frame.key}")
             if kps is not None:
                 images[-1]["keypoints"] = _to_crop(kps, cx1, cy1)
