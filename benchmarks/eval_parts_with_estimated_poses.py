@@ -73,7 +73,8 @@ def main() -> None:
             evaluator.process(info["id"], det)
         metrics = evaluator.evaluate()
         results[mode] = metrics
-        print(mode, {k: round(100 * metrics[k], 1) for k in ("AP", "AP50", "AP75")}, flush=True)
+        shown = ("AP", "AP50", "AP75", "AP_crowded", "AP50_crowded")
+        print(mode, {k: round(100 * metrics[k], 1) for k in shown if k in metrics}, flush=True)
     results.update(parts_run=str(args.parts_run), pose_run=str(args.pose_run), max_images=args.max_images,
                    keypoint_thr=args.keypoint_thr)
     (args.parts_run / "estimated_pose_eval.json").write_text(json.dumps(results, indent=1))

@@ -91,6 +91,30 @@ def test_part_stream_pose_guidance_draws_dots_and_nothing_else_changes():
     assert 0 < float(changed.float().mean()) < 0.2                  # a few dots, not a new image
 
 
+def test_part_stream_draws_the_dots_of_its_keypoint_source():
+    cfg = SynTPSStreamConfig(seed=5)
+    calls = []
+
+    def nose_at_box_centre(frame, box):                  # a source that finds one joint, at the box centre
+        calls.append((frame.shape, box))
+        kp = np.zeros((17, 3), np.float32)
+        x1, y1, x2, y2 = box
+        kp[0] = [(x1 + x2) / 2, (y1 + y2) / 2, 1]
+        return kp
+
+    plain = SynTPSPartStream(cfg, EVAL)[2]
+    truth = SynTPSPartStream(cfg, EVAL, pose_guidance=True)[2]
+    one = SynTPSPartStream(cfg, EVAL, pose_guidance=True, keypoint_source=nose_at_box_centre)[2]
+    assert len(calls) == 1 and calls[0][0] == (cfg.height, cfg.width, 3) and len(calls[0][1]) == 4
+    assert torch.equal(one["target"]["boxes"], plain["target"]["boxes"])
+    changed = (plain["image"] != one["image"]).any(0)
+    assert 0 < int(changed.sum()) < int((plain["image"] != truth["image"]).any(0).sum())   # one dot, not 17
+    ys, xs = torch.nonzero(changed, as_tuple=True)
+    h, w = changed.shape                                 # the box centre is near the crop's (15 % margins)
+    assert abs(float(xs.float().mean()) - w / 2) < 0.2 * w and abs(float(ys.float().mean()) - h / 2) < 0.2 * h
+    assert not SynTPSPartStream(cfg, EVAL, keypoint_source=nose_at_box_centre)[2]["image"].ne(plain["image"]).any()
+
+
 def test_part_stream_class_names_pick_and_order_the_labels():
     cfg = SynTPSStreamConfig(seed=5)
     full, heads = SynTPSPartStream(cfg, EVAL)[1], SynTPSPartStream(cfg, EVAL, class_names=["head"])[1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -15,9 +16,10 @@ from partparse.config import load_recipe, read_recipe_dict
 from partparse.data.coco_detection import COCODetectionDataset
 from partparse.data.synthetic.export_coco import export_part_detection, export_person_detection, export_pose
 from partparse.data.synthetic.generator import SynthConfig, generate_dataset
-from partparse.data.syntps_stream import SynTPSPartStream, SynTPSPersonStream, SynTPSPoseStream
+from partparse.data.syntps_stream import SynTPSPartStream, SynTPSPersonStream, SynTPSPoseStream, render_stream_frame
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.engine.detection_task import build_detection_datasets
+from partparse.engine.estimated_keypoints import PoseModelKeypoints
 from partparse.engine.model_builders import build_detection_model
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.pose_task import build_pose_datasets
@@ -86,6 +88,36 @@ def test_train_source_picks_the_stream_view(tiny_val):
     with pytest.raises(InputError, match="class_names"):
         build_detection_datasets(_bench("yolof/yolof_r18w16_persons_syntps_bench.yaml", DetectionRecipe, tiny_val,
                                         stream_view="parts"))
+
+
+def test_parts_stream_can_train_on_a_pose_models_dots(tiny_val):
+    import pickle
+
+    guided = "yolof/yolof_r18w16s16_parts_guided_syntps_bench.yaml"
+    recipe = _bench(guided, DetectionRecipe, tiny_val, dots_from="pose_model", dots_pose_model="zoo:syntps/pose")
+    train, _ = build_detection_datasets(recipe)
+    source = train.keypoint_source
+    assert isinstance(source, PoseModelKeypoints) and source.score_thr == 0.3
+    assert pickle.loads(pickle.dumps(source))._model is None      # a worker gets the name, loads the model
+    person = next(i for i in range(50) if render_stream_frame(recipe.data.stream, i).persons)
+    frame = render_stream_frame(recipe.data.stream, person)
+    x1, y1, x2, y2 = frame.persons[0].box
+    kp = source(frame.rgb, (float(x1), float(y1), float(x2) + 1, float(y2) + 1))
+    assert kp.shape == (17, 3) and set(np.unique(kp[:, 2])) <= {0.0, 1.0} and kp[:, 2].sum() >= 5
+    drawn = kp[kp[:, 2] > 0]
+    assert (drawn[:, 0] > x1 - 20).all() and (drawn[:, 0] < x2 + 20).all()      # on the person
+    assert (kp[kp[:, 2] == 0, :2] == 0).all()
+    assert train[0]["image"].shape[0] == 3
+    for data, match in (({"dots_pose_model": "null"}, "dots_pose_model"),
+                        ({"pose_guidance": "false"}, "pose_guidance"),
+                        ({"dots_pose_model": "zoo:syntps/persons"}, "not a pose model")):
+        bad = _bench(guided, DetectionRecipe, tiny_val, dots_from="pose_model", **{"dots_pose_model": "zoo:syntps/pose",
+                                                                                     **data})
+        with pytest.raises(InputError, match=match):
+            build_detection_datasets(bad)
+    with pytest.raises(InputError, match="parts stream"):
+        build_detection_datasets(_bench("yolof/yolof_r18w16_persons_syntps_bench.yaml", DetectionRecipe, tiny_val,
+                                        dots_from="pose_model", dots_pose_model="zoo:syntps/pose"))
 
 
 def test_pose_train_source_picks_the_pose_stream(tiny_val):

@@ -26,6 +26,7 @@ Boxes: the generator's inclusive integer corners ``(x1, y1, x2, y2)`` become con
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,11 +127,16 @@ class SynTPSPartStream(Dataset):
 
     ``pose_guidance``: the person's keypoints (``v > 0``) drawn as dots, jittered by ``keypoint_noise``
     (fraction of the crop's longer side) in training: the parser draws a pose model's estimates.
+    ``keypoint_source``: where the dots come from instead of the ground truth, called with the frame
+    ``(H, W, 3)`` uint8 and the person's box ``(x1, y1, x2, y2)`` (continuous pixels), returning its
+    ``(17, 3)`` keypoints ``[x, y, v]`` in frame pixels (``v = 0``: not drawn), e.g. a pose model's
+    estimates (:class:`partparse.engine.estimated_keypoints.PoseModelKeypoints`), as the parser draws them.
     """
 
     def __init__(self, cfg: SynTPSStreamConfig, transform: DetectionTransformConfig,
                  class_names: list[str] | None = None, margin: float = 0.15, crop_jitter: float = 0.0,
-                 pose_guidance: bool = False, keypoint_noise: float = 0.0):
+                 pose_guidance: bool = False, keypoint_noise: float = 0.0,
+                 keypoint_source: Callable[[np.ndarray, tuple[float, float, float, float]], np.ndarray] | None = None):
         self.cfg, self.transform, self.margin, self.crop_jitter = cfg, transform, margin, crop_jitter
         self.class_names = list(class_names or BODY_PARTS)
         unknown = [n for n in self.class_names if n not in BODY_PARTS]
@@ -139,6 +145,7 @@ class SynTPSPartStream(Dataset):
         self.label_of = {n: i for i, n in enumerate(self.class_names)}
         self.flip_perm = left_right_permutation(self.class_names)
         self.pose_guidance, self.keypoint_noise = pose_guidance, keypoint_noise
+        self.keypoint_source = keypoint_source
 
     def __len__(self) -> int:
         return self.cfg.length
@@ -167,7 +174,11 @@ class SynTPSPartStream(Dataset):
                 labels.append(self.label_of[name])
         keypoints = None
         if self.pose_guidance:
-            kp = torch.tensor(person.keypoints, dtype=torch.float32).view(-1, 3)
+            if self.keypoint_source is None:
+                kp = torch.tensor(person.keypoints, dtype=torch.float32).view(-1, 3)
+            else:
+                source = self.keypoint_source(frame.rgb, tuple(xyxy_continuous(person.box)))
+                kp = torch.as_tensor(np.asarray(source), dtype=torch.float32).view(-1, 3)
             keypoints = torch.where(kp[:, 2:] > 0, kp - torch.tensor([cx1, cy1, 0.0]), torch.zeros(3))
         return detection_sample(crop, torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
                                 torch.tensor(labels, dtype=torch.int64), index, self.transform, self.flip_perm,

@@ -70,6 +70,12 @@ class DetectionDataConfig:
     pose_guidance: bool = False            # draw the person's keypoints as dots (part detector)
     # jitter of the drawn keypoints, fraction of the crop's longer side
     keypoint_noise: Annotated[float, between(0, 1)] = 0.0
+    # where a parts stream's training dots come from: the ground truth, or a pose model's estimates on the
+    # person's box (dots_pose_model: a pose run, checkpoint or zoo:NAME; joints scoring dots_score_thr or
+    # more are drawn, as the parser's parts.keypoint_score_thr). Validation draws the ground truth.
+    dots_from: Annotated[str, one_of("ground_truth", "pose_model")] = "ground_truth"
+    dots_pose_model: str | None = None
+    dots_score_thr: Annotated[float, between(0, 1)] = 0.3
     train_source: Annotated[str, one_of("coco", "syntps_stream")] = "coco"  # syntps_stream: SynTPS rendered on the fly
     stream: SynTPSStreamConfig = field(default_factory=SynTPSStreamConfig)   # train_source syntps_stream only
     stream_view: Annotated[str, one_of("persons", "parts")] = "persons"  # parts: person crops (syntps_stream only)

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from partparse.data.coco_detection import COCODetectionDataset, DetectionTransformConfig
 from partparse.data.syntps_stream import SynTPSPartStream, SynTPSPersonStream
 from partparse.engine.detection_recipe import DetectionRecipe
+from partparse.engine.estimated_keypoints import PoseModelKeypoints
 from partparse.engine.trainer import EvalFn
 from partparse.evaluation.coco_eval import COCODetectionEvaluator
 from partparse.io import InputError
@@ -38,18 +39,40 @@ def build_detection_datasets(recipe: DetectionRecipe) -> tuple[Dataset, COCODete
             raise InputError(f"data.stream_view persons trains class_names [person], got {names}")
         train = SynTPSPersonStream(d.stream, train_tf)
     elif d.train_source == "syntps_stream" and d.stream_view == "parts":
+        source = _keypoint_source(recipe)
         try:
             train = SynTPSPartStream(d.stream, train_tf, names, margin=d.crop_margin, crop_jitter=d.crop_jitter,
-                                     pose_guidance=d.pose_guidance, keypoint_noise=d.keypoint_noise)
+                                     pose_guidance=d.pose_guidance, keypoint_noise=d.keypoint_noise,
+                                     keypoint_source=source)
         except ValueError as err:
             raise InputError(f"model.class_names: {err}") from None
     else:
         raise InputError(f"data.train_source must be coco or syntps_stream and data.stream_view persons or parts, "
                          f"got {d.train_source!r} / {d.stream_view!r}")
+    if d.dots_from != "ground_truth" and not (d.train_source == "syntps_stream" and d.stream_view == "parts"):
+        raise InputError(f"data.dots_from {d.dots_from} needs a parts stream (data.train_source syntps_stream, "
+                         "data.stream_view parts)")
     val = COCODetectionDataset(root / d.val_ann, root / (d.val_image_dir or d.image_dir), names,
                                DetectionTransformConfig(train=False), pose_guidance=d.pose_guidance,
                                max_images=d.val_max_images)
     return train, val
+
+
+def _keypoint_source(recipe: DetectionRecipe) -> PoseModelKeypoints | None:
+    """The parts stream's source of dots: ``None`` (the ground truth) or the recipe's pose model."""
+    d = recipe.data
+    if d.dots_from == "ground_truth":
+        return None
+    if not d.pose_guidance:
+        raise InputError("data.dots_from pose_model draws dots: it needs data.pose_guidance true")
+    if not d.dots_pose_model:
+        raise InputError("data.dots_from pose_model needs data.dots_pose_model (a pose run or zoo:NAME)")
+    source = PoseModelKeypoints(d.dots_pose_model, d.dots_score_thr)
+    try:
+        source.check()
+    except ValueError as err:
+        raise InputError(f"data.dots_pose_model: {err}") from None
+    return source
 
 
 def detection_step(model: nn.Module, batch: tuple[list, list], device: torch.device) -> dict[str, torch.Tensor]:
