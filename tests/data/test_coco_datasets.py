@@ -120,6 +120,17 @@ def test_resize_keeps_aspect_and_shift_drops_boxes_pushed_out(part_export):
         assert out.shape == image.shape and len(b) == len(lab)
         assert bool((b[:, 2:] - b[:, :2] >= 1).all()) and float(b.min()) >= 0 and float(b.max()) <= 50
         assert 1 in lab.tolist()  # the central box always survives an 8 px shift
+    narrow = torch.arange(3 * 40 * 5, dtype=torch.float32).view(3, 40, 5) + 1    # a crop 5 px wide
+    box = torch.tensor([[1.0, 1.0, 4.0, 39.0]])
+    shifts = set()
+    for _ in range(40):                                  # shifts of up to 16 px: most move it out entirely
+        out, b, lab = random_shift(narrow, box, torch.tensor([0]), 16, generator=g)
+        assert out.shape == narrow.shape and len(b) == len(lab) <= 1
+        kept = int((out != 0).any(0).any(0).sum())       # image columns still showing the crop
+        shifts.add(kept)
+        if kept == 0:
+            assert len(b) == 0                           # nothing of the crop left: no box either
+    assert 0 in shifts and max(shifts) == 5              # out entirely, and unmoved (or vertically only)
 
 
 # ---- top-down keypoint crops ------------------------------------------------------------------------

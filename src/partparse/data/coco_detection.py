@@ -98,9 +98,11 @@ def resize_image_and_boxes(image: Tensor, boxes: Tensor, min_size: int, max_size
 def random_shift(image: Tensor, boxes: Tensor, labels: Tensor, max_shift: int,
                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Translate the image by up to ``max_shift`` px on each axis (zeros fill), clip the boxes and drop
-    those left under one pixel wide or high (mmdetection ``RandomShift``)."""
+    those left under one pixel wide or high (mmdetection ``RandomShift``). A shift beyond the image's size
+    (a crop a few pixels wide) moves it out entirely: an empty image without boxes."""
     dx, dy = (int(v) for v in torch.randint(-max_shift, max_shift + 1, (2,), generator=generator))
     h, w = image.shape[-2:]
+    dx, dy = max(-w, min(dx, w)), max(-h, min(dy, h))       # (past the edge, the slices below would wrap)
     out = torch.zeros_like(image)
     out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
         image[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
