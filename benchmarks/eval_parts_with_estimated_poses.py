@@ -30,7 +30,7 @@ from partparse.models.hrnet import estimate_poses
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts_run", type=Path)
-    parser.add_argument("pose_run", type=Path)
+    parser.add_argument("pose_run", help="a pose run dir, checkpoint or zoo:NAME")
     parser.add_argument("--max-images", type=int, default=1000, help="evenly spaced val crops (default 1000)")
     parser.add_argument("--keypoint-thr", type=float, default=0.3)
     args = parser.parse_args()
