@@ -179,6 +179,21 @@ def test_fused_scorer_weights_heads_and_checks_names():
         FusedVideoScorer([a, b], {"action": [1, 1, 1]})
 
 
+def test_parse_time_window_follows_the_largest_kept_person_as_training_does():
+    from partparse.data.person_window import person_window
+    from partparse.pipeline.video_scorers import parse_time_window
+
+    small, large = np.array([200, 100, 230, 160], np.float32), np.array([20, 40, 100, 220], np.float32)
+    persons = [(np.stack([small, large]), np.array([0.99, 0.5], np.float32))] * 3   # the small one surer
+    window = parse_time_window(persons, 320, 240, 1.2)
+    assert window == person_window([b for b, _ in persons], None, 320, 240, 1.2)   # the training rule
+    x0, y0, x1, y1 = window
+    assert x0 <= 20 and x1 >= 100 and x1 - x0 == y1 - y0 == 216       # square around the 180 px tall person
+    by_score = person_window([b for b, _ in persons], [s for _, s in persons], 320, 240, 1.2)
+    assert by_score[2] - by_score[0] == 72 and by_score[0] > 100         # anchoring on scores: the small one
+    assert parse_time_window([(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))], 320, 240, 1.2) is None
+
+
 def test_fused_csn_scorers_share_one_decoding_and_score_as_if_each_decoded(video, monkeypatch):
     """An ensemble of CSNs cutting clips alike decodes the video once, with the scores of separate decoding."""
     import dataclasses

@@ -5,8 +5,8 @@ frame to the person who acts (and feeding motion, :mod:`partparse.data.clip_moda
 body to look at. The window must be computed the same way in training (from ground-truth boxes) and at
 parse time (from the person detector's boxes), so one rule lives here:
 
-1. the anchor is the box with the highest score over every keyframe (ground truth has no score: the
-   largest box, :func:`box_areas`, plays that role);
+1. the anchor is the largest box over every keyframe (:func:`box_areas`; training cuts around the
+   ground truth's, the parser around its detector's kept boxes); given scores, the most confident one;
 2. the person is followed forwards and backwards through the keyframes by the best-overlapping box
    (IoU >= ``link_iou``); a keyframe with no such box is skipped;
 3. the window is the union of the followed boxes, grown by ``margin`` around its centre, made square

@@ -57,6 +57,16 @@ class VideoScorerConfig:
         return cls(**values)
 
 
+def parse_time_window(persons: KeyframePersons, width: int, height: int, margin: float):
+    """The person-centred window of a video from the parser's persons: the rule training applies to the
+    ground truth (:func:`~partparse.data.person_window.person_window` without scores: the largest box is
+    the anchor), among the boxes the person stage kept. Anchoring on the most confident box instead
+    depends on how the detector's scores are spread: with the stride-16 person detector it chose other
+    persons than training would, and the CSN ensemble recognised 233 of 300 actions instead of 240
+    (bench val and seed 8888, docs/benchmarks.md)."""
+    return person_window([b for b, _ in persons], None, width, height, margin)
+
+
 class CSNVideoScorer:
     """``{head: (num_classes,) probabilities}`` of one video with a multi-head video classifier.
 
@@ -98,8 +108,7 @@ class CSNVideoScorer:
             wanted, where = np.unique(inds.reshape(-1), return_inverse=True)
             frames = reader.read_frames(wanted)
             if centred:
-                window = person_window([b for b, _ in persons], [s for _, s in persons], reader.width,
-                                       reader.height, cfg.person_margin)
+                window = parse_time_window(persons, reader.width, reader.height, cfg.person_margin)
                 frames = crop_to_window(frames, window, cfg.short_side)
             elif cfg.person_centred:  # no detections to centre on: the whole frame, as training does
                 frames = crop_to_window(frames, None, cfg.short_side)
