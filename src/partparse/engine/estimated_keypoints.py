@@ -3,9 +3,9 @@
 The parser draws the dots of its pose model's estimates (``parts.keypoint_score_thr`` and up), which go
 wrong where the ground truth cannot: on a person another one overlaps, a top-down pose model puts joints
 on the neighbour. A part detector trained on ground-truth dots learns to follow the dots and follows them
-there too (bench val, crowded crops: AP50 80.5 with ground-truth dots, 60.9 with estimated ones, below the
-66.0 of the detector without dots; docs/benchmarks.md). ``data.dots_from: pose_model`` trains on the
-estimates instead: :class:`PoseModelKeypoints` is the stream's ``keypoint_source``.
+there too (bench val, crowded crops, second stage: AP50 80.5 with ground-truth dots, 60.9 with estimated
+ones, below the 66.0 of the detector without dots; docs/benchmarks.md). ``data.dots_from: pose_model``
+trains on the estimates instead: :class:`PoseModelKeypoints` is the stream's ``keypoint_source``.
 """
 
 from __future__ import annotations
