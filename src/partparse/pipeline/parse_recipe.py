@@ -273,6 +273,9 @@ def build_parser(recipe: ParseRecipe) -> PartParser:
                              + extra)
     if parser_cfg.part_states in ("pose", "fused") and not m.pose_stream:
         raise InputError(f"parser.part_states={parser_cfg.part_states}: needs models.pose_stream (a skeleton model)")
+    if (parser_cfg.box_refinement or parser_cfg.pose_guidance) and not (m.pose or person_is_yolo):
+        raise InputError("parser.box_refinement and parser.pose_guidance need keypoints: give models.pose (or a "
+                         "person model with keypoints), or set both false")
     yolo = build_yolo_pose(recipe.pretrained_persons, device) if person_is_yolo or pose_is_yolo else None
     person = yolo if person_is_yolo else load_person_detector(m.person, recipe.person, device)
     pose = yolo if pose_is_yolo else (load_pose_estimator(m.pose, recipe.pose, device) if m.pose else None)
