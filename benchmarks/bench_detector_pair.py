@@ -23,7 +23,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from partparse.engine.trained_models import load_trained  # noqa: E402
-from partparse.model_zoo.registry import is_zoo_name, resolve  # noqa: E402
 
 
 def main() -> None:
@@ -38,8 +37,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     models = {}
     for role, spec in (("reference", args.reference), ("candidate", args.candidate)):
-        path = resolve(spec) if is_zoo_name(spec) else Path(spec)
-        models[role] = load_trained(path)[0].eval()
+        models[role] = load_trained(spec)[0].eval()        # (a run dir, a checkpoint or zoo:NAME)
     frames = [torch.rand(3, *args.size, generator=torch.Generator().manual_seed(i)) for i in range(args.batch)]
     times: dict[str, list[float]] = {role: [] for role in models}
     with torch.no_grad():

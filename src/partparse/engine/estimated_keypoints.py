@@ -22,8 +22,9 @@ class PoseModelKeypoints:
     the pose model of ``source`` (a pose run, checkpoint or ``zoo:NAME``) on the box; ``v`` is 1 for joints
     scoring at least ``score_thr`` and 0 (not drawn) for the rest.
 
-    The model is loaded on the first call, in the process that makes the call (a DataLoader worker), so
-    that no model is pickled into the workers; :meth:`check` loads it once up front to report a bad source.
+    :meth:`check` loads the model up front (a bad source is reported before training starts); a
+    DataLoader worker receives the source without the model (:meth:`__getstate__`) and loads it on its
+    first call.
     """
 
     def __init__(self, source: str, score_thr: float = 0.3):
@@ -32,9 +33,8 @@ class PoseModelKeypoints:
         self._padding = 1.25
 
     def check(self) -> None:
-        """Load the model here (a missing, corrupt or non-pose source raises its one-line error now)."""
+        """Load the model now: a missing, corrupt or non-pose source raises its one-line error here."""
         self._load()
-        self._model = None                  # loaded again where it runs
 
     def _load(self) -> None:
         trained = load_trained(self.source)
