@@ -46,28 +46,41 @@ print(json.dumps({{"score": score, "psc": [psc for _, psc, _ in scores], "read":
                   "score_time": time.perf_counter() - t1}}))
 """
 
-# One run of what `partparse evaluate` does, phase by phase (wall seconds), plus every video's PSC.
+# One run of what `partparse evaluate` does, phase by phase (wall seconds since the start, and since the
+# phase before), plus every video's PSC: the readers hand on each folder's humans, then its parts' boxes
+# and states; the humans are joined while the readers read on (what TPSEvaluator.from_folders does).
 PHASES = """
 import json, time
 t0 = time.perf_counter()
 import partparse.cli
-from partparse.evaluation.folder_tables import read_tables
+from partparse.cli.evaluate import _without_huge_page_advice
+from partparse.evaluation.folder_tables import FolderReaders
+from partparse.evaluation.table_join import join_humans, join_proposals
 from partparse.evaluation.tps_metric import TPSEvaluator
-t1 = time.perf_counter()
-tables = read_tables({gt!r}, {pred!r})
-assert tables is not None, "the benchmark files should take the table route"
-t2 = time.perf_counter()
-ev = TPSEvaluator.from_tables(*tables)
-t3 = time.perf_counter()
+marks = [("imports", time.perf_counter())]
+_without_huge_page_advice()
+with FolderReaders({gt!r}, {pred!r}) as readers:
+    gt_humans = readers.ground_truth_humans()
+    marks.append(("GT humans in", time.perf_counter()))
+    humans = readers.submission_humans()
+    marks.append(("submission humans in", time.perf_counter()))
+    joined = join_humans(gt_humans, humans)
+    marks.append(("humans joined", time.perf_counter()))
+    gt_parts = readers.ground_truth_parts()
+    marks.append(("GT parts in", time.perf_counter()))
+    proposals = readers.submission_proposals()
+    marks.append(("proposals in", time.perf_counter()))
+    flat = join_proposals(joined, gt_parts, proposals)
+    marks.append(("proposals joined", time.perf_counter()))
+ev = TPSEvaluator.from_flat(flat)
 result = ev.evaluate()
-t4 = time.perf_counter()
+marks.append(("score", time.perf_counter()))
 ev.part_state_accuracy(0.5)
-t5 = time.perf_counter()
+marks.append(("part-state accuracy", time.perf_counter()))
 ev.grid()
-t6 = time.perf_counter()
-print(json.dumps({{"psc": result.psc.tolist(), "score": result.score, "phases": {{
-    "imports": t1 - t0, "read + flatten (2 processes)": t2 - t1, "join + assignment": t3 - t2,
-    "score": t4 - t3, "part-state accuracy": t5 - t4, "the 24 other grid pairs": t6 - t5}}}}))
+marks.append(("the 24 other grid pairs", time.perf_counter()))
+phases = {{name: (t - t0, t - before) for (name, t), (_, before) in zip(marks, [("", t0)] + marks)}}
+print(json.dumps({{"psc": result.psc.tolist(), "score": result.score, "phases": phases}}))
 """
 
 
@@ -161,7 +174,8 @@ def main() -> None:
               f"{', '.join(f'{t:.2f}' for t in old_grid)}); output identical: {old_grid_outs == grid_outs}; "
               f"speed-up {t_old_grid / t_grid:.2f}x")
     phases = json.loads(run([sys.executable, "-c", PHASES.format(gt=str(gt), pred=str(pred))])[0])
-    print("one run, by phase: " + ", ".join(f"{k} {v:.2f}s" for k, v in phases["phases"].items()))
+    print("one run, by phase (at, +since the phase before): " + ", ".join(
+        f"{k} {at:.2f}s (+{dt:.2f})" for k, (at, dt) in phases["phases"].items()))
     print(f"load average at the end: {_load()}")
     if args.skip_reference:
         return

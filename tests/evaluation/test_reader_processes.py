@@ -13,17 +13,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# A parent whose readers take a second and then send a header far larger than a pipe holds: with the
-# parent gone, a reader that kept a read end of its own pipe would block in that write for ever.
+# A parent whose readers take a second and then hand on tables far larger than a pipe holds: with the
+# parent gone, a reader that kept a read end of its own pipe, or wrote its tables into it, would block
+# for ever.
 PARENT = """
 import os, sys, time
 from partparse.evaluation import folder_tables
 
 def slow_and_big(folder):
     time.sleep(1.0)
-    return ["x" * 64] * 200_000
+    yield ["x" * 64] * 200_000
 
-folder_tables.read_ground_truth_tables = folder_tables.read_submission_tables = slow_and_big
+folder_tables.ground_truth_stages = folder_tables.submission_stages = slow_and_big
 print(os.getpid(), flush=True)
 folder_tables.read_tables(sys.argv[1], sys.argv[2])
 """

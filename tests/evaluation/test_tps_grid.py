@@ -70,3 +70,21 @@ def test_a_grid_pair_fails_where_the_official_script_fails():
             assert ours == ref, (h, p)
             outcomes.add(ref == "fails")
     assert outcomes == {True, False}                             # some pairs fail, some score
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_part_scores_from_the_best_iou_equal_a_search_over_proposals(seed):
+    """Each part threshold compares the best right-state IoU of a part; that equals asking whether some
+    proposal has the right state and an IoU >= the threshold, NaN IoUs and odd thresholds included."""
+    gv, gp, pv, pp = _case(seed)
+    flat = TPSEvaluator(gv, gp, pv, pp).flat
+    rng = np.random.default_rng(seed)
+    iou = flat.prop_iou.copy()
+    iou[rng.random(len(iou)) < 0.2] = np.nan
+    flat.prop_iou = iou
+    fixed = flat._threshold_free()
+    assert np.isnan(iou).any() and flat.prop_state_ok.any() and not flat.prop_state_ok.all()
+    for t in (-np.inf, -1.0, 0.0, 0.3, 0.5, 1.0, np.nan, np.inf):
+        correct = np.zeros(len(fixed.value), dtype=bool)
+        correct[flat.prop_part[(iou >= t) & flat.prop_state_ok]] = True
+        np.testing.assert_array_equal(fixed.part_score(t), np.where(correct, fixed.value, 0.0), err_msg=str(t))

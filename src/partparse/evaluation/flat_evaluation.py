@@ -205,10 +205,17 @@ class _ThresholdFree:
     def part_score(self, part_iou: float) -> np.ndarray:
         """Per scored part, its score if its human is matched: ``1/N_p`` when one of its proposals has
         the right state and an IoU ``>=`` ``part_iou``, else 0."""
-        hit = (self.prop_iou >= part_iou) & self.prop_state_ok
-        correct = np.zeros(len(self.value), dtype=bool)
-        correct[self.prop_part[hit]] = True
-        return np.where(correct, self.value, 0.0)
+        return np.where(self.best_iou() >= part_iou, self.value, 0.0)
+
+    def best_iou(self) -> np.ndarray:
+        """Per scored part, the largest IoU of its proposals with the right state (NaN IoUs left out; NaN
+        when none is left): ``>= t`` exactly when one of them is ``>= t``, for any ``t``. Found once, so a
+        further part threshold costs one comparison per part instead of one per proposal."""
+        best = self.__dict__.get("_best")
+        if best is None:
+            best = self._best = np.full(len(self.value), np.nan)
+            np.fmax.at(best, self.prop_part, np.where(self.prop_state_ok, self.prop_iou, np.nan))
+        return best
 
     def human_part_sum(self, part_iou: float) -> np.ndarray:
         """Per GT human, the ordered sum of its parts' scores if it is matched (cached per threshold)."""

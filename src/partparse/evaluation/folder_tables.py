@@ -3,12 +3,15 @@ of its own; or say that they are not canonical, and leave them to the general wa
 
 At the size of the Kinetics-TPS test set the two part files hold ~20 M JSON values. Each folder is read
 in a forked child: the part file is mapped (not copied) into memory and decoded by :mod:`part_file_decoder`
-(msgspec for the nesting, array operations for boxes and states, no Python object per value). A folder
-it refuses (a file missing, malformed or not canonical) makes :func:`read_tables` return ``None``, and
-:meth:`TPSEvaluator.from_folders` reads the dicts (:func:`read_dicts`) for the general walk. Only NumPy arrays
-(~170 MB) come back, through a memory-mapped temporary file; the children exit without freeing their
-objects. Children are forked, not spawned: they start in milliseconds with NumPy already imported. Where
-fork is not available (or the parent runs threads) both folders are read here, one after the other.
+(msgspec for the nesting, array operations for boxes and states, no Python object per value). The
+children hand their tables on in two stages, the humans and then the parts' boxes and states, so that the
+parent assigns the humans (:func:`table_join.join_humans`) while the children read on
+(:class:`FolderReaders`). A folder it refuses (a file missing, malformed or not canonical) reads as
+``None``, and :meth:`TPSEvaluator.from_folders` reads the dicts (:func:`read_dicts`) for the general walk.
+Only NumPy arrays (~170 MB) and a few lists come back, through a memory-mapped temporary file; the pipe
+carries their offsets, and the children exit without freeing their objects. Children are forked, not
+spawned: they start in milliseconds with NumPy already imported. Where fork is not available (or the
+parent runs threads) both folders are read here, one stage at a time, when asked for.
 A child holds no end of any pipe but its own write end, and is killed with its parent (Linux): if the
 parent dies, the child's write fails or the child is gone, so no reader is left behind. Only regular
 files are read (a FIFO would block the reader for ever).
@@ -27,30 +30,49 @@ import pickle
 import signal
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE, PRED_VID_FILE
-from partparse.evaluation.metric_tables import GroundTruthTables, NotCanonical, SubmissionTables
-from partparse.evaluation.part_file_decoder import decode_ground_truth, decode_submission
+from partparse.evaluation.metric_tables import (
+    GroundTruthHumans,
+    GroundTruthParts,
+    GroundTruthTables,
+    NotCanonical,
+    SubmissionHumans,
+    SubmissionProposals,
+    SubmissionTables,
+)
+from partparse.evaluation.part_file_decoder import decode_ground_truth_stages, decode_submission_stages
 from partparse.io import InputError, check_regular_file, gc_paused, read_json
 
 
 def read_ground_truth_tables(folder: str | os.PathLike) -> GroundTruthTables:
     """Tables of a GT folder; raises :class:`NotCanonical` (or :class:`InputError`) for the general walk."""
-    folder = Path(folder)
-    with gc_paused():
-        gt_vid, part = read_json(folder / GT_VID_FILE), check_regular_file(folder / GT_PART_FILE)
-        return decode_ground_truth(gt_vid, _part_file_bytes(part))
+    return GroundTruthTables.combine(*ground_truth_stages(folder))
 
 
 def read_submission_tables(folder: str | os.PathLike) -> SubmissionTables:
     """Tables of a submission folder; raises :class:`NotCanonical` (or :class:`InputError`) for the general walk."""
+    return SubmissionTables.combine(*submission_stages(folder))
+
+
+def ground_truth_stages(folder: str | os.PathLike) -> Iterator[GroundTruthHumans | GroundTruthParts]:
+    """What a GT folder's reader hands on: its humans, then its parts' boxes and states
+    (:func:`decode_ground_truth_stages`)."""
+    folder = Path(folder)
+    with gc_paused():
+        gt_vid, part = read_json(folder / GT_VID_FILE), check_regular_file(folder / GT_PART_FILE)
+        yield from decode_ground_truth_stages(gt_vid, _part_file_bytes(part))
+
+
+def submission_stages(folder: str | os.PathLike) -> Iterator[SubmissionHumans | SubmissionProposals]:
+    """What a submission folder's reader hands on: its humans, then its proposals
+    (:func:`decode_submission_stages`)."""
     folder = Path(folder)
     with gc_paused():
         pred_vid, part = read_json(folder / PRED_VID_FILE), check_regular_file(folder / PRED_PART_FILE)
-        return decode_submission(pred_vid, _part_file_bytes(part))
+        yield from decode_submission_stages(pred_vid, _part_file_bytes(part))
 
 
 def read_dicts(folder: str | os.PathLike, vid_name: str, part_name: str) -> tuple[dict, dict]:
@@ -90,54 +112,127 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
     """Both folders as tables, or ``None`` when a file is missing, malformed or not in the canonical form:
     :meth:`TPSEvaluator.from_folders` then reads the dicts and scores them with the general walk, which
     reports the problem as the official script meets it (or scores what the official script scores)."""
-    jobs = ((read_ground_truth_tables, Path(gt_folder)), (read_submission_tables, Path(pred_folder)))
-    spill_dir = _spill_dir([folder for _, folder in jobs]) if processes and _can_fork() else None
-    try:                                     # (already unlinked: nothing to clean up)
-        spills = [tempfile.TemporaryFile(dir=spill_dir) for _ in jobs] if processes and _can_fork() else None
-    except OSError:                          # no room for the children's arrays: read here instead
+    with FolderReaders(gt_folder, pred_folder, processes=processes) as readers:
+        stages = []
+        for stage in (readers.ground_truth_humans, readers.submission_humans, readers.ground_truth_parts,
+                      readers.submission_proposals):
+            stages.append(stage())
+            if stages[-1] is None:
+                return None
+    gt_humans, humans, gt_parts, proposals = stages
+    return GroundTruthTables.combine(gt_humans, gt_parts), SubmissionTables.combine(humans, proposals)
+
+
+class FolderReaders:
+    """The ground truth's and the submission's readers, started at once: each in a forked child where
+    possible (else here, on demand, one after the other). Each hands its tables on in two stages, as they
+    are read: the humans (:meth:`ground_truth_humans`, :meth:`submission_humans`: ~60 % into the reading),
+    then the parts' boxes and states (:meth:`ground_truth_parts`, :meth:`submission_proposals`); each is
+    ``None`` when its folder is not canonical (the general walk's case). A use of the humans (the human
+    assignment) runs while the children read on. Use it as a context manager: leaving it stops a child
+    still reading."""
+
+    def __init__(self, gt_folder: str | os.PathLike, pred_folder: str | os.PathLike, processes: bool = True):
+        # (looked up here, not bound at import: tests replace them)
+        jobs = ((ground_truth_stages, Path(gt_folder)), (submission_stages, Path(pred_folder)))
+        self._received: list[list] = [[] for _ in jobs]   # what each reader handed on so far
+        self._finished = [False] * len(jobs)               # nothing more will come from it
+        self._local: list | None = None                    # the stage generators, when reading here
+        self._children: list[tuple] = []                   # (process, read end, spill file) per reader
         spills = None
-    if spills is None:
+        if processes and _can_fork():
+            spill_dir = _spill_dir([folder for _, folder in jobs])
+            try:                                 # (already unlinked: nothing to clean up)
+                spills = [tempfile.TemporaryFile(dir=spill_dir) for _ in jobs]
+            except OSError:                      # no room for the children's arrays: read here instead
+                spills = None
+        if spills is None:
+            self._local = [stages(folder) for stages, folder in jobs]
+            return
+        context = multiprocessing.get_context("fork")
         try:
-            return tuple(read(folder) for read, folder in jobs)
-        except (NotCanonical, InputError):
-            return None
-    context = multiprocessing.get_context("fork")
-    children = []
-    try:
-        for (read, folder), spill in zip(jobs, spills, strict=True):
-            receive, send = context.Pipe(duplex=False)
-            # the child closes every read end it inherits, its own included: with the parent gone, its
-            # write then fails (EPIPE) instead of blocking for ever on a full pipe
-            read_ends = [r for _, r, _ in children] + [receive]
-            child = context.Process(target=_child, args=(send, spill, read, folder, read_ends), daemon=True)
-            child.start()
-            send.close()
-            children.append((child, receive, spill))
-        results = _results(children)
-    finally:
-        for spill in spills[len(children):]:
-            spill.close()
-        for child, receive, spill in children:
+            for (stages, folder), spill in zip(jobs, spills, strict=True):
+                receive, send = context.Pipe(duplex=False)
+                # the child closes every read end it inherits, its own included: with the parent gone, its
+                # write then fails (EPIPE) instead of blocking for ever
+                read_ends = [r for _, r, _ in self._children] + [receive]
+                child = context.Process(target=_child, args=(send, spill, stages, folder, read_ends), daemon=True)
+                self._children.append((child, receive, spill))
+                child.start()
+                send.close()
+        except BaseException:
+            for spill in spills[len(self._children):]:
+                spill.close()
+            self.close()
+            raise
+
+    def __enter__(self) -> FolderReaders:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def ground_truth_humans(self) -> GroundTruthHumans | None:
+        return self._stage(0, 0)
+
+    def ground_truth_parts(self) -> GroundTruthParts | None:
+        return self._stage(0, 1)
+
+    def submission_humans(self) -> SubmissionHumans | None:
+        return self._stage(1, 0)
+
+    def submission_proposals(self) -> SubmissionProposals | None:
+        return self._stage(1, 1)
+
+    def close(self) -> None:
+        """Stop and reap the children (a child that has handed everything on is exiting anyway)."""
+        for child, receive, spill in self._children:
             receive.close()
             spill.close()
-            child.join(timeout=5)
             if child.is_alive():
                 child.kill()
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return None if any(r is None for r in results) else tuple(results)
+            child.join()
+        self._children = []
+        for stages in self._local or ():
+            stages.close()
+        self._finished = [True] * len(self._finished)          # (what was not received reads as refused)
 
+    def _stage(self, reader: int, k: int):
+        """Stage ``k`` of ``reader``'s tables; ``None`` when it, or a stage before it, was refused."""
+        received = self._received[reader]
+        while len(received) <= k and not self._finished[reader]:
+            if self._local is not None:
+                self._read_here(reader)
+            else:
+                self._wait()
+        for tables in received[:k + 1]:
+            if isinstance(tables, BaseException):
+                raise tables
+        if len(received) <= k or any(tables is None for tables in received[:k + 1]):
+            return None
+        return received[k]
 
-def _results(children: list) -> list:
-    """The children's results, in their order."""
-    results = [None] * len(children)
-    pending = {receive: k for k, (_, receive, _) in enumerate(children)}
-    while pending:
+    def _read_here(self, reader: int) -> None:
+        try:
+            self._received[reader].append(next(self._local[reader]))
+        except StopIteration:
+            self._finished[reader] = True
+        except (NotCanonical, InputError):
+            self._received[reader].append(None)
+            self._finished[reader] = True
+
+    def _wait(self) -> None:
+        """Receive whatever the children have sent (a message is a few bytes: a child never waits for us)."""
+        pending = {receive: k for k, (_, receive, _) in enumerate(self._children) if not self._finished[k]}
         for receive in multiprocessing.connection.wait(list(pending)):
-            k = pending.pop(receive)
-            results[k] = _receive(receive, children[k][2])
-    return results
+            k = pending[receive]
+            message = _receive(receive, self._children[k][2])
+            if message is _END:
+                self._finished[k] = True
+            else:
+                self._received[k].append(message)
+                if message is None or isinstance(message, BaseException):
+                    self._finished[k] = True
 
 
 def _can_fork() -> bool:
@@ -156,10 +251,9 @@ def _spill_dir(folders: list[Path]) -> str | None:
         return None
 
 
-def _child(send, spill, read, folder: Path, read_ends: list) -> None:
-    """Read one folder; send the pickled tables' header through the pipe and their array data through
-    the ``spill`` file (pickle protocol 5 buffers: no copy here, one ``mmap`` in the parent; a pipe
-    moves ~100 MB several times slower). Exit without freeing the parsed JSON (about a second).
+def _child(send, spill, stages, folder: Path, read_ends: list) -> None:
+    """Read one folder and hand each stage's tables on (:func:`_send`); a refused folder hands on ``None``,
+    a bug the exception (the parent raises it). Exit without freeing the parsed JSON (about a second).
     ``read_ends``: the parent's ends of the pipes, which the fork copied here; closed first thing."""
     for end in read_ends:
         end.close()
@@ -167,23 +261,34 @@ def _child(send, spill, read, folder: Path, read_ends: list) -> None:
     gc.disable()
     _reuse_freed_memory()
     try:
-        result = read(folder)
-    except (NotCanonical, InputError):
-        result = None
-    except Exception as err:  # a bug, not the data: the parent re-raises it
-        result = err
-    try:
-        buffers = []
-        header = pickle.dumps(result, protocol=5, buffer_callback=buffers.append)
-        sizes = []
-        for buffer in buffers:
-            raw = buffer.raw()
-            spill.write(raw)
-            sizes.append(raw.nbytes)
-        spill.flush()
-        send.send((header, sizes))
+        try:
+            for tables in stages(folder):
+                _send(send, spill, tables)
+        except (NotCanonical, InputError):
+            _send(send, spill, None)
+        except Exception as err:  # a bug, not the data: the parent re-raises it
+            _send(send, spill, err)
     finally:
         os._exit(0)
+
+
+def _send(send, spill, result) -> None:
+    """Write ``result`` pickled to the ``spill`` file, its arrays as pickle protocol 5 buffers (no copy
+    here, one ``mmap`` in the parent; a pipe moves ~100 MB several times slower), each at an offset
+    aligned for any dtype; then send their offsets through the pipe: a few bytes, so the child never
+    waits for the parent to read."""
+    buffers = []
+    header = pickle.dumps(result, protocol=5, buffer_callback=buffers.append)
+    places = []
+    for raw in [memoryview(header)] + [buffer.raw() for buffer in buffers]:
+        spill.write(bytes(-spill.tell() % _ALIGN))
+        places.append((spill.tell(), raw.nbytes))
+        spill.write(raw)
+    spill.flush()
+    send.send(places)
+
+
+_ALIGN = 64
 
 
 def _die_with_parent() -> None:
@@ -217,14 +322,19 @@ def _reuse_freed_memory() -> None:
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
 
 
+_END = object()  # a child's pipe closed: it has handed on all it will
+
+
 def _receive(receive, spill):
+    """The next tables a child sent, or :data:`_END` when it has exited (done, or died: out of memory,
+    killed; then the stages it did not send read as refused, and the general walk scores the files)."""
     try:
-        header, sizes = receive.recv()
-    except EOFError:  # the child died (out of memory, killed, no room for its tables): read here instead
-        return None
+        places = receive.recv()
+    except EOFError:
+        return _END
     # a private mapping: the arrays are writable, and writes never reach the file (no MAP_POPULATE here:
     # on a writable private mapping it copies every page)
-    data = memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_COPY)) if sum(sizes) else memoryview(b"")
-    offsets = np.cumsum([0] + sizes).tolist()
-    buffers = [bytearray(0) if n == 0 else data[o:o + n] for o, n in zip(offsets[:-1], sizes, strict=True)]
-    return pickle.loads(header, buffers=buffers)
+    data = memoryview(mmap.mmap(spill.fileno(), 0, access=mmap.ACCESS_COPY))
+    (start, size), *arrays = places
+    buffers = [bytearray(0) if n == 0 else data[o:o + n] for o, n in arrays]
+    return pickle.loads(data[start:start + size], buffers=buffers)

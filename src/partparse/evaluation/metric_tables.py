@@ -24,8 +24,19 @@ class NotCanonical(Exception):
 
 
 @dataclass
-class GroundTruthTables:
-    """``gt_vid_result.json`` and ``gt_part_result.json`` of the videos of ``gt_vid`` (in its order)."""
+class GroundTruthParts:
+    """The GT parts' boxes and states (the ground truth's reader hands them on after
+    :class:`GroundTruthHumans`)."""
+
+    part_box: np.ndarray         # (P, 4) float64
+    part_state: np.ndarray       # (P,) code into ``states``
+    states: list[str]
+
+
+@dataclass
+class GroundTruthHumans:
+    """``gt_vid_result.json`` and ``gt_part_result.json`` of the videos of ``gt_vid`` (in its order), down to
+    each human's part names: what the human assignment needs."""
 
     gt_vid: dict                 # {video: action}, as read
     video_frames: np.ndarray     # (V,) frame entries per video
@@ -34,15 +45,34 @@ class GroundTruthTables:
     human_box: np.ndarray        # (H, 4) float32
     human_parts: np.ndarray      # (H,) parts per human
     part_name: np.ndarray        # (P,) code into ``names``
-    part_box: np.ndarray         # (P, 4) float64
-    part_state: np.ndarray       # (P,) code into ``states``
     names: list[str]
+
+
+@dataclass
+class GroundTruthTables(GroundTruthHumans, GroundTruthParts):
+    """The whole ground truth: :class:`GroundTruthHumans` and :class:`GroundTruthParts` in one."""
+
+    @classmethod
+    def combine(cls, humans: GroundTruthHumans, parts: GroundTruthParts) -> GroundTruthTables:
+        return cls(**vars(humans), **vars(parts))
+
+
+@dataclass
+class SubmissionProposals:
+    """The proposals of ``pred_part_result.json``: each part's boxes and states. The submission's reader
+    hands them on after :class:`SubmissionHumans`, so that the human assignment runs while it reads these."""
+
+    part_boxes: np.ndarray       # (P,) proposal boxes per part
+    part_states: np.ndarray      # (P,) proposal states per part (N_p)
+    box: np.ndarray              # (sum part_boxes, 4) float64
+    state: np.ndarray            # (sum part_states,) code into ``states``
     states: list[str]
 
 
 @dataclass
-class SubmissionTables:
-    """``pred_vid_result.json`` and ``pred_part_result.json``, every video (file order)."""
+class SubmissionHumans:
+    """``pred_vid_result.json`` and ``pred_part_result.json`` down to each human's part names, every video
+    (file order): all that the human assignment and the search for each GT part's prediction need."""
 
     pred_vid: dict               # {video: action}, as read
     video_ids: list[str]         # (V,) videos of pred_part_result.json
@@ -52,12 +82,16 @@ class SubmissionTables:
     human_box: np.ndarray        # (H, 4) float32
     human_parts: np.ndarray      # (H,)
     part_name: np.ndarray        # (P,) code into ``names``
-    part_boxes: np.ndarray       # (P,) proposal boxes per part
-    part_states: np.ndarray      # (P,) proposal states per part (N_p)
-    box: np.ndarray              # (sum part_boxes, 4) float64
-    state: np.ndarray            # (sum part_states,) code into ``states``
     names: list[str]
-    states: list[str]
+
+
+@dataclass
+class SubmissionTables(SubmissionHumans, SubmissionProposals):
+    """The whole submission: :class:`SubmissionHumans` and :class:`SubmissionProposals` in one."""
+
+    @classmethod
+    def combine(cls, humans: SubmissionHumans, proposals: SubmissionProposals) -> SubmissionTables:
+        return cls(**vars(humans), **vars(proposals))
 
 
 def count_array(values: list[int]) -> np.ndarray:
@@ -80,3 +114,21 @@ def value_codes(values: list) -> tuple[np.ndarray, list[str]]:
         raise NotCanonical("a part state is not a string")
     index = {v: i for i, v in enumerate(vocab)}
     return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values)), vocab
+
+
+def key_codes(key_tuples: list[tuple[str, ...]], counts: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """:func:`value_codes` of the keys of many small dicts, given as one tuple per dict (``counts``: their
+    lengths): the same codes and vocabulary, but coded per distinct tuple, not per key. Each human's
+    part names are one of a few tuples (the ten parts in the writer's order), so this is one dict lookup
+    per human instead of one per part. (A name's first tuple is the first that holds it: the vocabulary
+    comes out in first-seen order.)"""
+    distinct = list(dict.fromkeys(key_tuples))
+    vocab = list(dict.fromkeys(key for keys in distinct for key in keys))
+    index = {key: i for i, key in enumerate(vocab)}
+    flat = np.fromiter((index[key] for keys in distinct for key in keys), dtype=np.int64)
+    start = np.cumsum([0] + [len(keys) for keys in distinct[:-1]], dtype=np.int64)
+    which = {keys: i for i, keys in enumerate(distinct)}
+    tuple_id = np.fromiter(map(which.__getitem__, key_tuples), dtype=np.int64, count=len(key_tuples))
+    counts = np.asarray(counts, dtype=np.int64)
+    position = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return flat[np.repeat(start[tuple_id], counts) + position], vocab

@@ -19,17 +19,22 @@ walk (:mod:`general_walk`), which handles them as the official script does.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 
 import msgspec
 import numpy as np
 
 from partparse.evaluation.json_leaves import box_rows, string_codes
 from partparse.evaluation.metric_tables import (
+    GroundTruthHumans,
+    GroundTruthParts,
     GroundTruthTables,
     NotCanonical,
+    SubmissionHumans,
+    SubmissionProposals,
     SubmissionTables,
     count_array,
-    value_codes,
+    key_codes,
 )
 
 
@@ -52,6 +57,13 @@ _DECODER = msgspec.json.Decoder(dict[str, dict[str, _Frame]])
 
 def decode_ground_truth(gt_vid, data) -> GroundTruthTables:
     """Tables of the GT videos (``gt_vid``'s order) from the bytes of ``gt_part_result.json``."""
+    humans, parts = decode_ground_truth_stages(gt_vid, data)
+    return GroundTruthTables.combine(humans, parts)
+
+
+def decode_ground_truth_stages(gt_vid, data) -> Iterator[GroundTruthHumans | GroundTruthParts]:
+    """:func:`decode_ground_truth` in two steps, the humans then the parts' boxes and states (see
+    :func:`decode_submission_stages`)."""
     if type(gt_vid) is not dict:
         raise NotCanonical("gt_vid_result.json is not a JSON object")
     videos = _decode(data)
@@ -59,36 +71,46 @@ def decode_ground_truth(gt_vid, data) -> GroundTruthTables:
         walk = _Walk([videos[vid] for vid in gt_vid])
     except KeyError as err:
         raise NotCanonical(f"ground truth: no video {err}") from None
+    human_parts = count_array(walk.human_parts)
+    name_codes, names = key_codes(walk.part_keys, human_parts)
+    yield GroundTruthHumans(
+        gt_vid=gt_vid, video_frames=count_array(walk.video_frames), frame_key=walk.keys,
+        frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
+        human_parts=human_parts, part_name=name_codes, names=names)
     try:
         part_box, _ = box_rows(walk.part_boxes, nested=False)
         part_state, states, _ = string_codes(walk.part_verbs, nested=False)
     except ValueError as err:
         raise NotCanonical(f"ground truth: {err}") from None
-    name_codes, names = value_codes(walk.names)
-    return GroundTruthTables(
-        gt_vid=gt_vid, video_frames=count_array(walk.video_frames), frame_key=walk.keys,
-        frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
-        human_parts=count_array(walk.human_parts), part_name=name_codes, part_box=part_box, part_state=part_state,
-        names=names, states=states)
+    yield GroundTruthParts(part_box=part_box, part_state=part_state, states=states)
 
 
 def decode_submission(pred_vid, data) -> SubmissionTables:
     """Tables of every video (file order) from the bytes of ``pred_part_result.json``."""
+    humans, proposals = decode_submission_stages(pred_vid, data)
+    return SubmissionTables.combine(humans, proposals)
+
+
+def decode_submission_stages(pred_vid, data) -> Iterator[SubmissionHumans | SubmissionProposals]:
+    """:func:`decode_submission` in two steps: the humans (the nesting, human boxes and part names), then
+    the proposals (part boxes and states, a third of the work), so that a reader can hand the first on
+    while it reads the second. Raises :class:`NotCanonical` at the step that meets the problem."""
     if type(pred_vid) is not dict:
         raise NotCanonical("pred_vid_result.json is not a JSON object")
     videos = _decode(data)
     walk = _Walk(videos.values())
+    human_parts = count_array(walk.human_parts)
+    name_codes, names = key_codes(walk.part_keys, human_parts)
+    yield SubmissionHumans(
+        pred_vid=pred_vid, video_ids=list(videos), video_frames=count_array(walk.video_frames), frame_key=walk.keys,
+        frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
+        human_parts=human_parts, part_name=name_codes, names=names)
     try:
         box, part_boxes = box_rows(walk.part_boxes, nested=True)
         state, states, part_states = string_codes(walk.part_verbs, nested=True)
     except ValueError as err:
         raise NotCanonical(f"submission: {err}") from None
-    name_codes, names = value_codes(walk.names)
-    return SubmissionTables(
-        pred_vid=pred_vid, video_ids=list(videos), video_frames=count_array(walk.video_frames), frame_key=walk.keys,
-        frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
-        human_parts=count_array(walk.human_parts), part_name=name_codes, part_boxes=part_boxes,
-        part_states=part_states, box=box, state=state, names=names, states=states)
+    yield SubmissionProposals(part_boxes=part_boxes, part_states=part_states, box=box, state=state, states=states)
 
 
 def _decode(data) -> dict:
@@ -105,12 +127,12 @@ def _decode(data) -> dict:
 
 
 class _Walk:
-    """The nesting as flat lists, in file order: counts per level, frame keys, part names, and the raw
-    JSON of the human boxes, part boxes and part states."""
+    """The nesting as flat lists, in file order: counts per level, frame keys, each human's part names (a
+    tuple per human), and the raw JSON of the human boxes, part boxes and part states."""
 
     def __init__(self, videos):
         self.video_frames, self.keys, self.frame_humans, self.human_boxes, self.human_parts = [], [], [], [], []
-        self.names, self.part_boxes, self.part_verbs = [], [], []
+        self.part_keys, self.part_boxes, self.part_verbs = [], [], []
         for frames in videos:
             self.video_frames.append(len(frames))
             self.keys += frames
@@ -121,7 +143,7 @@ class _Walk:
                 for human in humans:
                     parts = human.parts
                     self.human_parts.append(len(parts))
-                    self.names += parts
+                    self.part_keys.append(tuple(parts))
                     for part in parts.values():
                         self.part_boxes.append(part.box)
                         self.part_verbs.append(part.verb)

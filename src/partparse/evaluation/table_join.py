@@ -1,12 +1,17 @@
 """Join the ground-truth and submission tables (:mod:`metric_tables`) into a :class:`FlatEvaluation`.
 
-Array work only: GT frames find their predicted frame through one dict of frame keys, the assignment runs
-on the human boxes (:func:`assign_humans`), and each GT part of an assigned human finds the part of the
-same name of its prediction by a sorted search on ``(prediction, part name)`` integer keys. The rows come
-out in the order of the general walk (:mod:`general_walk`), so the official sums keep their order.
+Array work only, in two steps. :func:`join_humans` needs only the submission's humans: GT frames find their
+predicted frame through one dict of frame keys, the assignment runs on the human boxes
+(:func:`assign_humans`), and each GT part of an assigned human finds the part of the same name of its
+prediction in a table of ``(prediction, part name)`` integer keys. :func:`join_proposals` adds the
+proposals: their IoU with the GT part and whether their state is right. (:meth:`TPSEvaluator.from_folders`
+runs the first step while the submission's reader still reads the proposals.) The rows come out in the
+order of the general walk (:mod:`general_walk`), so the official sums keep their order.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,12 +27,41 @@ from partparse.evaluation.flat_evaluation import (
     too_many_humans,
 )
 from partparse.evaluation.human_assignment import assign_humans, nan_box_error
-from partparse.evaluation.metric_tables import GroundTruthTables, SubmissionTables
+from partparse.evaluation.metric_tables import (
+    GroundTruthHumans,
+    GroundTruthParts,
+    GroundTruthTables,
+    SubmissionHumans,
+    SubmissionProposals,
+    SubmissionTables,
+)
 from partparse.io import InputError
 
 
 def join_tables(gt: GroundTruthTables, pred: SubmissionTables, corrected: bool = False) -> FlatEvaluation:
     """The metric's flat arrays; raises :class:`InputError` where the official script fails."""
+    return join_proposals(join_humans(gt, pred, corrected), gt, pred)
+
+
+@dataclass
+class HumanJoin:
+    """The join up to the humans: the evaluated frames, the assignment of every GT human, and for each GT
+    part of an assigned human the predicted part of the same name (what needs no proposal)."""
+
+    gt: GroundTruthHumans
+    video_ids: list[str]
+    head: dict                  # the FlatEvaluation fields known at this point
+    part_human: np.ndarray      # (P,) GT human of each scored part
+    gt_row: np.ndarray          # (P,) its row of gt.part_*
+    name: np.ndarray            # (P,) its name (a GT code)
+    hit: np.ndarray             # scored parts whose prediction has a part of that name
+    row: np.ndarray             # that part (row of the submission's part_* tables), for each of ``hit``
+    gt_part_video: np.ndarray   # video of every GT part (all of gt.part_*)
+
+
+def join_humans(gt: GroundTruthHumans, pred: SubmissionHumans, corrected: bool = False) -> HumanJoin:
+    """Everything of the join that the humans of both sides decide (:class:`HumanJoin`); raises
+    :class:`InputError` where the official script fails on them."""
     pred_videos = {v: i for i, v in enumerate(pred.video_ids)}
     # (every GT video is in gt_part_result.json: the table reader found each one)
     check_videos(gt.gt_vid, gt.gt_vid, pred.pred_vid, pred_videos)
@@ -44,22 +78,61 @@ def join_tables(gt: GroundTruthTables, pred: SubmissionTables, corrected: bool =
         raise nan_box_error(gt.human_box, pred.human_box, g_start, g_count, p_start, p_count, where) or err from None
     human_frame = np.repeat(np.arange(len(ev)), g_count)
     human_row = np.repeat(g_start, g_count) + segment_positions(g_count)   # row of gt.human_*
-    gt_known = set(gt.states)
-    states = gt.states + [s for s in pred.states if s not in gt_known]
-    parts = _join_parts(gt, pred, human_row, human_pred, states)
-    part_frame = human_frame[parts["part_human"]]
+
+    # GT parts of assigned humans (human order, then dict order)
+    assigned = np.flatnonzero(human_pred >= 0)
+    n_parts = gt.human_parts[human_row[assigned]]
+    part_human = np.repeat(assigned, n_parts)
+    gt_row = np.repeat(segment_starts(gt.human_parts)[human_row[assigned]], n_parts) + segment_positions(n_parts)
+    name = gt.part_name[gt_row]
+    # the predicted part of the same name (GT name codes; -1: a name the GT does not use)
+    found = _part_of(pred.human_parts, _recode(pred.names, gt.names)[pred.part_name], human_pred[part_human], name,
+                     max(len(gt.names), 1))
+    hit = np.flatnonzero(found >= 0)
+
+    part_frame = human_frame[part_human]
     frame_video = fr.video[ev]
-    return FlatEvaluation(
+    head = dict(
         video_ids=video_ids,
         action_correct=np.array([gt.gt_vid[v] == pred.pred_vid[v] for v in video_ids], dtype=bool),
         video_frames=fr.counted, frame_video=frame_video, frame_parts=fr.parts[ev],
         human_frame=human_frame, human_pred=human_pred, human_iou=human_iou, human_square=human_square,
-        part_video=frame_video[part_frame], part_person=human_row[parts["part_human"]] - g_start[part_frame],
-        frame_where=[(fr.video_id[f], gt.frame_key[f]) for f in ev.tolist()],
-        gt_states=GroundTruthStates(part_video=np.repeat(np.repeat(fr.video, gt.frame_humans), gt.human_parts),
-                                    part_name=gt.part_name, part_state=gt.part_state, names=gt.names,
-                                    states=states),
-        **parts)
+        part_human=part_human, part_name=CodedValues(name, gt.names),
+        part_video=frame_video[part_frame], part_person=human_row[part_human] - g_start[part_frame],
+        frame_where=[(fr.video_id[f], gt.frame_key[f]) for f in ev.tolist()])
+    return HumanJoin(gt=gt, video_ids=video_ids, head=head, part_human=part_human, gt_row=gt_row, name=name,
+                     hit=hit, row=found[hit],
+                     gt_part_video=np.repeat(np.repeat(fr.video, gt.frame_humans), gt.human_parts))
+
+
+def join_proposals(joined: HumanJoin, gt_parts: GroundTruthParts, pred: SubmissionProposals) -> FlatEvaluation:
+    """The rest of the join: each scored part's proposals, their IoU with the GT part and whether their
+    state is right (the rows in the order of the general walk, so the official sums keep their order)."""
+    gt, hit, row, gt_row = joined.gt, joined.hit, joined.row, joined.gt_row
+    gt_known = set(gt_parts.states)
+    states = gt_parts.states + [s for s in pred.states if s not in gt_known]  # GT states, then the submission's own
+    pred_state = _recode(pred.states, states)[pred.state]
+    state_start, box_start = segment_starts(pred.part_states), segment_starts(pred.part_boxes)
+    n_states = np.zeros(len(gt_row), dtype=np.int64)
+    n_boxes = np.zeros(len(gt_row), dtype=np.int64)
+    n_states[hit], n_boxes[hit] = pred.part_states[row], pred.part_boxes[row]
+    top = np.full(len(gt_row), -1, dtype=np.int64)
+    with_state = n_states[hit] > 0
+    top[hit[with_state]] = pred_state[state_start[row[with_state]]]
+
+    m = np.minimum(n_states[hit], n_boxes[hit])               # proposals the official loop looks at
+    prop_part = np.repeat(hit, m)
+    offset = segment_positions(m)
+    prop_state = pred_state[np.repeat(state_start[row], m) + offset]
+    prop_box = np.repeat(box_start[row], m) + offset           # row of pred.box
+    gt_prop = gt_row[prop_part]
+    return FlatEvaluation(
+        **joined.head, part_nstates=n_states, part_nboxes=n_boxes, prop_part=prop_part,
+        prop_iou=part_iou_pairs(gt_parts.part_box, pred.box, gt_prop, prop_box),
+        prop_state_ok=prop_state == gt_parts.part_state[gt_prop], part_top_state=CodedValues(top, states),
+        gt_states=GroundTruthStates(
+            part_video=joined.gt_part_video, part_name=gt.part_name, part_state=gt_parts.part_state, names=gt.names,
+            states=states))
 
 
 class _Frames:
@@ -67,7 +140,7 @@ class _Frames:
     dropped; a frame the submission lacks counts 0; a predicted frame whose humans have no parts is
     dropped)."""
 
-    def __init__(self, gt: GroundTruthTables, pred: SubmissionTables, video_ids: list[str]):
+    def __init__(self, gt: GroundTruthHumans, pred: SubmissionHumans, video_ids: list[str]):
         self.video = np.repeat(np.arange(len(video_ids)), gt.video_frames)
         self.video_id = [v for v, n in zip(video_ids, gt.video_frames.tolist(), strict=True) for _ in range(n)]
         pred_video_id = [v for v, n in zip(pred.video_ids, pred.video_frames.tolist(), strict=True) for _ in range(n)]
@@ -90,44 +163,6 @@ class _Frames:
         dropped = ~has_humans | (predicted & (self.parts == 0))
         self.counted = gt.video_frames - np.bincount(self.video[dropped], minlength=len(video_ids))
         self.evaluated = np.flatnonzero(has_humans & predicted & (self.parts > 0))
-
-
-def _join_parts(gt: GroundTruthTables, pred: SubmissionTables, human_row: np.ndarray, human_pred: np.ndarray,
-                states: list[str]) -> dict:
-    """GT parts of assigned humans (human order, then dict order) and their predicted proposals;
-    ``states``: the GT states followed by those only the submission uses."""
-    assigned = np.flatnonzero(human_pred >= 0)
-    n_parts = gt.human_parts[human_row[assigned]]
-    part_human = np.repeat(assigned, n_parts)
-    gt_row = np.repeat(segment_starts(gt.human_parts)[human_row[assigned]], n_parts) + segment_positions(n_parts)
-    name = gt.part_name[gt_row]
-
-    # the predicted part of the same name (GT name codes; -1: a name the GT does not use)
-    found = _part_of(pred.human_parts, _recode(pred.names, gt.names)[pred.part_name], human_pred[part_human], name,
-                     max(len(gt.names), 1))
-    hit = np.flatnonzero(found >= 0)
-    row = found[hit]                                           # predicted part of scored part ``hit``
-
-    pred_state = _recode(pred.states, states)[pred.state]
-    state_start, box_start = segment_starts(pred.part_states), segment_starts(pred.part_boxes)
-    n_states = np.zeros(len(name), dtype=np.int64)
-    n_boxes = np.zeros(len(name), dtype=np.int64)
-    n_states[hit], n_boxes[hit] = pred.part_states[row], pred.part_boxes[row]
-    top = np.full(len(name), -1, dtype=np.int64)
-    with_state = n_states[hit] > 0
-    top[hit[with_state]] = pred_state[state_start[row[with_state]]]
-
-    m = np.minimum(n_states[hit], n_boxes[hit])               # proposals the official loop looks at
-    prop_part = np.repeat(hit, m)
-    offset = segment_positions(m)
-    prop_state = pred_state[np.repeat(state_start[row], m) + offset]
-    prop_box = np.repeat(box_start[row], m) + offset           # row of pred.box
-    gt_prop = gt_row[prop_part]
-    return dict(part_human=part_human, part_nstates=n_states, part_nboxes=n_boxes,
-                part_name=CodedValues(name, gt.names), prop_part=prop_part,
-                prop_iou=part_iou_pairs(gt.part_box, pred.box, gt_prop, prop_box),
-                prop_state_ok=prop_state == gt.part_state[gt_prop],
-                part_top_state=CodedValues(top, states))
 
 
 DENSE_LOOKUP = 1 << 23  # (prediction, name) pairs up to which _part_of uses a table (32 MB of int32)

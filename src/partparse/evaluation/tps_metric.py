@@ -35,11 +35,12 @@ import numpy as np
 
 from partparse.data.tps_format import GT_PART_FILE, GT_VID_FILE, PRED_PART_FILE, PRED_VID_FILE
 from partparse.evaluation.flat_evaluation import FlatEvaluation
-from partparse.evaluation.folder_tables import read_dicts, read_tables
+from partparse.evaluation.folder_tables import FolderReaders, read_dicts
 from partparse.evaluation.general_walk import flatten_general
 from partparse.evaluation.metric_tables import GroundTruthTables, SubmissionTables
 from partparse.evaluation.part_state_accuracy import part_state_accuracy
-from partparse.evaluation.table_join import join_tables
+from partparse.evaluation.table_join import join_humans, join_proposals, join_tables
+from partparse.io import InputError
 
 OFFICIAL_HUMAN_IOU = 0.5
 OFFICIAL_PART_IOU = 0.3
@@ -150,9 +151,10 @@ class TPSEvaluator:
         the official files (``pred_part_result.json [video ...]``).
         """
         _check_matching(matching)
-        tables = read_tables(gt, pred, processes=processes)
-        if tables is not None:
-            return cls.from_tables(*tables, matching=matching)
+        with FolderReaders(gt, pred, processes=processes) as readers:
+            flat = _join_as_read(readers, corrected=matching == "corrected")
+        if flat is not None:
+            return cls.from_flat(flat, matching)
         gt_vid, gt_part = read_dicts(gt, GT_VID_FILE, GT_PART_FILE)
         pred_vid, pred_part = read_dicts(pred, PRED_VID_FILE, PRED_PART_FILE)
         return cls(gt_vid, gt_part, pred_vid, pred_part, matching=matching)
@@ -161,9 +163,16 @@ class TPSEvaluator:
     def from_tables(cls, gt: GroundTruthTables, pred: SubmissionTables, matching: str = "official") -> TPSEvaluator:
         """The evaluator of files already read into tables (:func:`partparse.evaluation.folder_tables.read_tables`)."""
         _check_matching(matching)
+        return cls.from_flat(join_tables(gt, pred, corrected=matching == "corrected"), matching)
+
+    @classmethod
+    def from_flat(cls, flat: FlatEvaluation, matching: str = "official") -> TPSEvaluator:
+        """The evaluator of the metric's flat arrays, as the table join builds them (``matching``: the one
+        they were joined with)."""
+        _check_matching(matching)
         ev = cls.__new__(cls)
         ev.matching = matching
-        ev.flat = join_tables(gt, pred, corrected=matching == "corrected")
+        ev.flat = flat
         ev._gt_part = None                    # (the tables carry the GT part states)
         ev._results = {}
         return ev
@@ -187,6 +196,24 @@ class TPSEvaluator:
     def part_state_accuracy(self, human_iou: float = OFFICIAL_HUMAN_IOU) -> dict[str, float]:
         """The video-level part-state accuracy (:func:`part_state_accuracy`) of this submission."""
         return part_state_accuracy(self._gt_part, self.flat, human_iou)
+
+
+def _join_as_read(readers: FolderReaders, corrected: bool) -> FlatEvaluation | None:
+    """Join the tables as the readers hand them on: the humans while the readers still read the parts'
+    boxes and states, then those. ``None``: a folder is not canonical (the general walk's case)."""
+    gt, humans = readers.ground_truth_humans(), readers.submission_humans()
+    if gt is None or humans is None:
+        return None
+    try:
+        joined = join_humans(gt, humans, corrected)
+    except InputError:
+        # the official script's failure, unless the rest turns out not canonical: then the general walk
+        # meets whatever the official script meets first
+        if readers.ground_truth_parts() is None or readers.submission_proposals() is None:
+            return None
+        raise
+    gt_parts, proposals = readers.ground_truth_parts(), readers.submission_proposals()
+    return None if gt_parts is None or proposals is None else join_proposals(joined, gt_parts, proposals)
 
 
 def _check_matching(matching: str) -> None:
