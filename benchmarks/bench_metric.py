@@ -53,13 +53,12 @@ PHASES = """
 import json, time
 t0 = time.perf_counter()
 import partparse.cli
-from partparse.cli.evaluate import _without_huge_page_advice
+from partparse.cli.evaluate import without_huge_page_advice
 from partparse.evaluation.folder_tables import FolderReaders
 from partparse.evaluation.table_join import join_humans, join_proposals
 from partparse.evaluation.tps_metric import TPSEvaluator
 marks = [("imports", time.perf_counter())]
-_without_huge_page_advice()
-with FolderReaders({gt!r}, {pred!r}) as readers:
+with without_huge_page_advice(), FolderReaders({gt!r}, {pred!r}) as readers:
     gt_humans = readers.ground_truth_humans()
     marks.append(("GT humans in", time.perf_counter()))
     humans = readers.submission_humans()

@@ -87,3 +87,19 @@ def test_validate_malformed_json_file(tmp_path):
     f.write_text('{"v": [1, 2')
     res = runner.invoke(app, ["validate", str(f)])
     assert res.exit_code == 2 and "gt_part_result.json: error: malformed JSON" in res.stderr
+
+
+def test_the_metric_runs_without_huge_page_advice_unless_asked(monkeypatch):
+    multiarray = pytest.importorskip("numpy._core.multiarray")
+    from partparse.cli.evaluate import without_huge_page_advice
+
+    before = multiarray._get_madvise_hugepage()
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    with without_huge_page_advice():
+        assert multiarray._get_madvise_hugepage() is False
+    assert multiarray._get_madvise_hugepage() is before                 # (restored for this process)
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+    multiarray._set_madvise_hugepage(True)
+    with without_huge_page_advice():
+        assert multiarray._get_madvise_hugepage() is True               # the user's choice stands
+    multiarray._set_madvise_hugepage(before)

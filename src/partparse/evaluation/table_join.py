@@ -111,25 +111,27 @@ def join_proposals(joined: HumanJoin, gt_parts: GroundTruthParts, pred: Submissi
     gt, hit, row, gt_row = joined.gt, joined.hit, joined.row, joined.gt_row
     gt_known = set(gt_parts.states)
     states = gt_parts.states + [s for s in pred.states if s not in gt_known]  # GT states, then the submission's own
-    pred_state = _recode(pred.states, states)[pred.state]
-    state_start, box_start = segment_starts(pred.part_states), segment_starts(pred.part_boxes)
+    state_start, box_start = segment_starts(pred.part_states)[row], segment_starts(pred.part_boxes)[row]
     n_states = np.zeros(len(gt_row), dtype=np.int64)
     n_boxes = np.zeros(len(gt_row), dtype=np.int64)
     n_states[hit], n_boxes[hit] = pred.part_states[row], pred.part_boxes[row]
     top = np.full(len(gt_row), -1, dtype=np.int64)
     with_state = n_states[hit] > 0
-    top[hit[with_state]] = pred_state[state_start[row[with_state]]]
+    top[hit[with_state]] = _recode(pred.states, states)[pred.state[state_start[with_state]]]
 
     m = np.minimum(n_states[hit], n_boxes[hit])               # proposals the official loop looks at
+    first = np.cumsum(m) - m                                  # each part's first proposal
+    prop = np.arange(int(first[-1] + m[-1]) if len(m) else 0)
     prop_part = np.repeat(hit, m)
-    offset = segment_positions(m)
-    prop_state = pred_state[np.repeat(state_start[row], m) + offset]
-    prop_box = np.repeat(box_start[row], m) + offset           # row of pred.box
-    gt_prop = gt_row[prop_part]
+    prop_state = pred.state[prop + np.repeat(state_start - first, m)]
+    prop_box = prop + np.repeat(box_start - first, m)          # row of pred.box
+    gt_prop = np.repeat(gt_row[hit], m)
+    # (states compared as the submission's codes: a GT state it never uses codes -1 and equals none)
+    gt_state = _recode(gt_parts.states, pred.states)[gt_parts.part_state[gt_prop]]
     return FlatEvaluation(
         **joined.head, part_nstates=n_states, part_nboxes=n_boxes, prop_part=prop_part,
         prop_iou=part_iou_pairs(gt_parts.part_box, pred.box, gt_prop, prop_box),
-        prop_state_ok=prop_state == gt_parts.part_state[gt_prop], part_top_state=CodedValues(top, states),
+        prop_state_ok=prop_state == gt_state, part_top_state=CodedValues(top, states),
         gt_states=GroundTruthStates(
             part_video=joined.gt_part_video, part_name=gt.part_name, part_state=gt_parts.part_state, names=gt.names,
             states=states))
