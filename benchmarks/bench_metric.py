@@ -10,11 +10,12 @@ reference's, the speed ratios (one pair; and the official protocol, the main pai
 ``json.load`` and 26 scoring loops of the reference, from its timed run, against ``evaluate --grid``),
 and where one run of ours spends its time. With ``--before SRC`` it also
 times an earlier version (its ``src/`` folder: ``git archive REV src | tar -x -C /tmp/before``),
-interleaved with ours, and checks that its output is byte-identical. The load average is printed before
+interleaved with ours, and checks that its output is byte-identical; with ``--variant-env NAME=VALUE``,
+this version's ``--grid`` run with that environment variable set, interleaved too. The load average is printed before
 and after: the figures mean something only on an otherwise idle machine.
 
     .venv/bin/python benchmarks/bench_metric.py [--videos 932] [--frames 60] [--seed 0] [--repeats 3]
-        [--before /tmp/before/src]
+        [--before /tmp/before/src] [--variant-env NUMPY_MADVISE_HUGEPAGE=1]
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None, help="where to cache the generated files")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each command; the median is reported")
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--variant-env", default=None, metavar="NAME=VALUE",
+                    help="also time `evaluate --grid` of this version with this environment variable set, "
+                         "interleaved (e.g. NUMPY_MADVISE_HUGEPAGE=1: NumPy's huge-page advice back on)")
     ap.add_argument("--before", type=Path, default=None,
                     help="src/ folder of an earlier version to time against, interleaved with this one")
     args = ap.parse_args()
@@ -135,6 +139,8 @@ def main() -> None:
     gt, pred = folder / "gt", folder / "pred"
     cli = [sys.executable, "-m", "partparse.cli", "evaluate", "--gt", str(gt), "--pred", str(pred), "--json"]
     old_env = {**os.environ, "PYTHONPATH": str(args.before.resolve())} if args.before else None
+    variant_env = dict(os.environ, **dict([args.variant_env.split("=", 1)])) if args.variant_env else None
+    variant, variant_sys, grid_sys = [], [], []
     print(f"load average at the start: {_load()}")
     starts, plain, cpu, grid, outs, grid_outs = [], [], [], [], set(), set()
     old, old_cpu, old_outs, old_grid, old_grid_outs = [], [], set(), [], set()
@@ -144,9 +150,17 @@ def main() -> None:
         plain.append(t)
         cpu.append(c)
         outs.add(out)
+        sys_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
         out, t, _ = run(cli + ["--grid"])
+        grid_sys.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime - sys_before)
         grid.append(t)
         grid_outs.add(out)
+        if variant_env:
+            sys_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+            out, t, _ = run(cli + ["--grid"], env=variant_env)
+            variant_sys.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime - sys_before)
+            variant.append(t)
+            assert out in grid_outs, "the variant's output differs"
         if old_env:
             out, t, c = run(cli, env=old_env)
             old.append(t)
@@ -163,6 +177,10 @@ def main() -> None:
           f"(runs {', '.join(f'{t:.2f}' for t in plain)}), {np.median(cpu):.2f}s CPU (user + system, all "
           f"processes); process start + imports {np.median(starts):.2f}s; with --grid {t_grid:.2f}s (runs "
           f"{', '.join(f'{t:.2f}' for t in grid)})")
+    if variant_env:
+        print(f"variant:   `evaluate --grid` with {args.variant_env}: median {np.median(variant):.2f}s wall (runs "
+              f"{', '.join(f'{t:.2f}' for t in variant)}), system CPU {np.median(variant_sys):.2f}s against "
+              f"{np.median(grid_sys):.2f}s without; output identical")
     if old_env:
         t_old = float(np.median(old))
         print(f"before:    `partparse evaluate --json` from {args.before}: median {t_old:.2f}s wall (runs "

@@ -115,20 +115,3 @@ def value_codes(values: list) -> tuple[np.ndarray, list[str]]:
     index = {v: i for i, v in enumerate(vocab)}
     return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values)), vocab
 
-
-def key_codes(key_tuples: list[tuple[str, ...]], counts: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """:func:`value_codes` of the keys of many small dicts, given as one tuple per dict (``counts``: their
-    lengths): the same codes and vocabulary, but coded per distinct tuple, not per key. Each human's
-    part names are one of a few tuples (the ten parts in the writer's order), so this is one dict lookup
-    per human instead of one per part. (A name's first tuple is the first that holds it: the vocabulary
-    comes out in first-seen order.)"""
-    distinct = list(dict.fromkeys(key_tuples))
-    vocab = list(dict.fromkeys(key for keys in distinct for key in keys))
-    index = {key: i for i, key in enumerate(vocab)}
-    flat = np.fromiter((index[key] for keys in distinct for key in keys), dtype=np.int64)
-    start = np.cumsum([0] + [len(keys) for keys in distinct[:-1]], dtype=np.int64)
-    which = {keys: i for i, keys in enumerate(distinct)}
-    tuple_id = np.fromiter(map(which.__getitem__, key_tuples), dtype=np.int64, count=len(key_tuples))
-    counts = np.asarray(counts, dtype=np.int64)
-    position = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    return flat[np.repeat(start[tuple_id], counts) + position], vocab

@@ -34,7 +34,7 @@ from partparse.evaluation.metric_tables import (
     SubmissionProposals,
     SubmissionTables,
     count_array,
-    key_codes,
+    value_codes,
 )
 
 
@@ -71,12 +71,11 @@ def decode_ground_truth_stages(gt_vid, data) -> Iterator[GroundTruthHumans | Gro
         walk = _Walk([videos[vid] for vid in gt_vid])
     except KeyError as err:
         raise NotCanonical(f"ground truth: no video {err}") from None
-    human_parts = count_array(walk.human_parts)
-    name_codes, names = key_codes(walk.part_keys, human_parts)
+    name_codes, names = value_codes(walk.names)
     yield GroundTruthHumans(
         gt_vid=gt_vid, video_frames=count_array(walk.video_frames), frame_key=walk.keys,
         frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
-        human_parts=human_parts, part_name=name_codes, names=names)
+        human_parts=count_array(walk.human_parts), part_name=name_codes, names=names)
     try:
         part_box, _ = box_rows(walk.part_boxes, nested=False)
         part_state, states, _ = string_codes(walk.part_verbs, nested=False)
@@ -99,12 +98,11 @@ def decode_submission_stages(pred_vid, data) -> Iterator[SubmissionHumans | Subm
         raise NotCanonical("pred_vid_result.json is not a JSON object")
     videos = _decode(data)
     walk = _Walk(videos.values())
-    human_parts = count_array(walk.human_parts)
-    name_codes, names = key_codes(walk.part_keys, human_parts)
+    name_codes, names = value_codes(walk.names)
     yield SubmissionHumans(
         pred_vid=pred_vid, video_ids=list(videos), video_frames=count_array(walk.video_frames), frame_key=walk.keys,
         frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
-        human_parts=human_parts, part_name=name_codes, names=names)
+        human_parts=count_array(walk.human_parts), part_name=name_codes, names=names)
     try:
         box, part_boxes = box_rows(walk.part_boxes, nested=True)
         state, states, part_states = string_codes(walk.part_verbs, nested=True)
@@ -127,12 +125,12 @@ def _decode(data) -> dict:
 
 
 class _Walk:
-    """The nesting as flat lists, in file order: counts per level, frame keys, each human's part names (a
-    tuple per human), and the raw JSON of the human boxes, part boxes and part states."""
+    """The nesting as flat lists, in file order: counts per level, frame keys, part names, and the raw
+    JSON of the human boxes, part boxes and part states."""
 
     def __init__(self, videos):
         self.video_frames, self.keys, self.frame_humans, self.human_boxes, self.human_parts = [], [], [], [], []
-        self.part_keys, self.part_boxes, self.part_verbs = [], [], []
+        self.names, self.part_boxes, self.part_verbs = [], [], []
         for frames in videos:
             self.video_frames.append(len(frames))
             self.keys += frames
@@ -143,7 +141,7 @@ class _Walk:
                 for human in humans:
                     parts = human.parts
                     self.human_parts.append(len(parts))
-                    self.part_keys.append(tuple(parts))
+                    self.names += parts
                     for part in parts.values():
                         self.part_boxes.append(part.box)
                         self.part_verbs.append(part.verb)
