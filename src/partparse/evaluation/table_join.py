@@ -145,10 +145,7 @@ class _Frames:
     def __init__(self, gt: GroundTruthHumans, pred: SubmissionHumans, video_ids: list[str]):
         self.video = np.repeat(np.arange(len(video_ids)), gt.video_frames)
         self.video_id = [v for v, n in zip(video_ids, gt.video_frames.tolist(), strict=True) for _ in range(n)]
-        pred_video_id = [v for v, n in zip(pred.video_ids, pred.video_frames.tolist(), strict=True) for _ in range(n)]
-        pred_row = dict(zip(zip(pred_video_id, pred.frame_key, strict=True), range(len(pred.frame_key)), strict=True))
-        pred_frame = np.fromiter((pred_row.get(k, -1) for k in zip(self.video_id, gt.frame_key, strict=True)),
-                                 dtype=np.int64, count=len(gt.frame_key))
+        pred_frame = _predicted_frames(gt, pred, video_ids)
         has_humans = gt.frame_humans > 0
         predicted = pred_frame >= 0
         self.pred_humans = np.zeros(len(pred_frame), dtype=np.int64)
@@ -165,6 +162,26 @@ class _Frames:
         dropped = ~has_humans | (predicted & (self.parts == 0))
         self.counted = gt.video_frames - np.bincount(self.video[dropped], minlength=len(video_ids))
         self.evaluated = np.flatnonzero(has_humans & predicted & (self.parts > 0))
+
+
+def _predicted_frames(gt: GroundTruthHumans, pred: SubmissionHumans, video_ids: list[str]) -> np.ndarray:
+    """Per GT frame, the row of the submission's frame of that video and key, or -1. A video whose frame
+    keys are the GT's, in the GT's order (what a submission written frame by frame holds), is one range
+    of rows; only other videos look their keys up."""
+    pred_video = {v: i for i, v in enumerate(pred.video_ids)}   # (every GT video is there: check_videos)
+    gt_first, pred_first = segment_starts(gt.video_frames).tolist(), segment_starts(pred.video_frames).tolist()
+    gt_count, pred_count = gt.video_frames.tolist(), pred.video_frames.tolist()
+    out = np.full(len(gt.frame_key), -1, dtype=np.int64)
+    for i, video in enumerate(video_ids):
+        j = pred_video[video]
+        g0, gn, p0, pn = gt_first[i], gt_count[i], pred_first[j], pred_count[j]
+        gt_keys, pred_keys = gt.frame_key[g0:g0 + gn], pred.frame_key[p0:p0 + pn]
+        if gt_keys == pred_keys:
+            out[g0:g0 + gn] = np.arange(p0, p0 + pn)
+        elif gn:
+            row = {key: p0 + r for r, key in enumerate(pred_keys)}
+            out[g0:g0 + gn] = [row.get(key, -1) for key in gt_keys]
+    return out
 
 
 DENSE_LOOKUP = 1 << 23  # (prediction, name) pairs up to which _part_of uses a table (32 MB of int32)
