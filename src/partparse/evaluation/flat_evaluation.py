@@ -201,6 +201,7 @@ class _ThresholdFree:
         self.human_sums = _OrderedSums(flat.human_frame, n_frames)
         self.frame_sums = _OrderedSums(flat.frame_video, len(flat.video_ids))
         self._human_part_sums: dict[float, np.ndarray] = {}
+        self._best: np.ndarray | None = None
 
     def part_score(self, part_iou: float) -> np.ndarray:
         """Per scored part, its score if its human is matched: ``1/N_p`` when one of its proposals has
@@ -211,11 +212,10 @@ class _ThresholdFree:
         """Per scored part, the largest IoU of its proposals with the right state (NaN IoUs left out; NaN
         when none is left): ``>= t`` exactly when one of them is ``>= t``, for any ``t``. Found once, so a
         further part threshold costs one comparison per part instead of one per proposal."""
-        best = self.__dict__.get("_best")
-        if best is None:
-            best = self._best = np.full(len(self.value), np.nan)
-            np.fmax.at(best, self.prop_part, np.where(self.prop_state_ok, self.prop_iou, np.nan))
-        return best
+        if self._best is None:
+            self._best = np.full(len(self.value), np.nan)
+            np.fmax.at(self._best, self.prop_part, np.where(self.prop_state_ok, self.prop_iou, np.nan))
+        return self._best
 
     def human_part_sum(self, part_iou: float) -> np.ndarray:
         """Per GT human, the ordered sum of its parts' scores if it is matched (cached per threshold)."""

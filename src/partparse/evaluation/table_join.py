@@ -1,12 +1,13 @@
 """Join the ground-truth and submission tables (:mod:`metric_tables`) into a :class:`FlatEvaluation`.
 
-Array work only, in two steps. :func:`join_humans` needs only the submission's humans: GT frames find their
-predicted frame through one dict of frame keys, the assignment runs on the human boxes
-(:func:`assign_humans`), and each GT part of an assigned human finds the part of the same name of its
-prediction in a table of ``(prediction, part name)`` integer keys. :func:`join_proposals` adds the
-proposals: their IoU with the GT part and whether their state is right. (:meth:`TPSEvaluator.from_folders`
-runs the first step while the submission's reader still reads the proposals.) The rows come out in the
-order of the general walk (:mod:`general_walk`), so the official sums keep their order.
+Array work only, in two steps. :func:`join_humans` needs only the humans of both sides: GT frames find
+their predicted frame (a video whose frame keys are the GT's, in order, as one range of rows; any other by
+its keys), the assignment runs on the human boxes (:func:`assign_humans`), and each GT part of an assigned
+human finds the part of the same name of its prediction in a table of ``(prediction, part name)`` integer
+keys. :func:`join_proposals` adds the parts' boxes and states: each proposal's IoU with its GT part and
+whether its state is right. (:meth:`TPSEvaluator.from_folders` runs the first step while the readers still
+read the second's tables.) The rows come out in the order of the general walk (:mod:`general_walk`), so the
+official sums keep their order.
 """
 
 from __future__ import annotations
@@ -51,9 +52,7 @@ class HumanJoin:
     gt: GroundTruthHumans
     video_ids: list[str]
     head: dict                  # the FlatEvaluation fields known at this point
-    part_human: np.ndarray      # (P,) GT human of each scored part
-    gt_row: np.ndarray          # (P,) its row of gt.part_*
-    name: np.ndarray            # (P,) its name (a GT code)
+    gt_row: np.ndarray          # (P,) row of gt.part_* of each scored part
     hit: np.ndarray             # scored parts whose prediction has a part of that name
     row: np.ndarray             # that part (row of the submission's part_* tables), for each of ``hit``
     gt_part_video: np.ndarray   # video of every GT part (all of gt.part_*)
@@ -100,8 +99,7 @@ def join_humans(gt: GroundTruthHumans, pred: SubmissionHumans, corrected: bool =
         part_human=part_human, part_name=CodedValues(name, gt.names),
         part_video=frame_video[part_frame], part_person=human_row[part_human] - g_start[part_frame],
         frame_where=[(fr.video_id[f], gt.frame_key[f]) for f in ev.tolist()])
-    return HumanJoin(gt=gt, video_ids=video_ids, head=head, part_human=part_human, gt_row=gt_row, name=name,
-                     hit=hit, row=found[hit],
+    return HumanJoin(gt=gt, video_ids=video_ids, head=head, gt_row=gt_row, hit=hit, row=found[hit],
                      gt_part_video=np.repeat(np.repeat(fr.video, gt.frame_humans), gt.human_parts))
 
 
@@ -121,7 +119,7 @@ def join_proposals(joined: HumanJoin, gt_parts: GroundTruthParts, pred: Submissi
 
     m = np.minimum(n_states[hit], n_boxes[hit])               # proposals the official loop looks at
     first = np.cumsum(m) - m                                  # each part's first proposal
-    prop = np.arange(int(first[-1] + m[-1]) if len(m) else 0)
+    prop = np.arange(int(m.sum()))
     prop_part = np.repeat(hit, m)
     prop_state = pred.state[prop + np.repeat(state_start - first, m)]
     prop_box = prop + np.repeat(box_start - first, m)          # row of pred.box

@@ -14,13 +14,15 @@ GT human takes the parts of the prediction it was assigned to). Every quirk is k
   curve), so every PSC is bit-identical and the area agrees to the last bit.
 
 Two routes, chosen in one place (:meth:`TPSEvaluator.from_folders`): canonical files go bytes -> tables ->
-join (:mod:`folder_tables`, :mod:`part_file_decoder`, :mod:`table_join`); anything else (dicts handed to
+join (:mod:`folder_tables`, :mod:`part_file_decoder`, :mod:`table_join`; the humans are joined while the
+readers still read the parts' boxes and states); anything else (dicts handed to
 the evaluator, files the decoder refuses) goes through the general walk (:mod:`general_walk`). Both give
 the same :class:`FlatEvaluation`, so the scores do not depend on the route.
 
 The work is split so that the grid of thresholds costs almost nothing: the assignment does not depend on
-the thresholds, so it is solved once; part IoUs are computed once for the matched humans; each human's
-sum over its parts once per part threshold, and the layout of the ordered sums once for all pairs
+the thresholds, so it is solved once; part IoUs are computed once for the matched humans, and each part's
+best right-state IoU once; each human's sum over its parts once per part threshold, and the layout of
+the ordered sums once for all pairs
 (:meth:`FlatEvaluation.video_psc`).
 """
 
