@@ -4,6 +4,7 @@ two steps (issue 14: `evaluate --grid` assigns the humans while the rest is stil
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -162,3 +163,21 @@ def test_frames_found_in_any_order_of_videos_and_keys(tmp_path):
     assert ev.evaluate().psc.tolist() == TPSEvaluator(gv, gp, pv, pp).evaluate().psc.tolist()
     assert ev.evaluate().score == reference_score(gv, gp, pv, pp)
     assert 0 < ev.evaluate().score
+
+
+def test_a_reader_that_dies_between_stages_leaves_the_files_to_the_general_walk(tmp_path, monkeypatch):
+    """A child killed after handing on its humans (out of memory, say): the parent reads its pipe's end as
+    the rest refused, and the general walk scores the files."""
+    (gt, pred), dicts = _folders(tmp_path, seed=9)
+    real = folder_tables.submission_stages
+
+    def dies(folder):
+        humans, _ = real(folder)
+        yield humans
+        os._exit(1)
+
+    monkeypatch.setattr(folder_tables, "submission_stages", dies)
+    with FolderReaders(gt, pred) as readers:
+        assert readers.submission_humans() is not None and readers.submission_proposals() is None
+    ev = TPSEvaluator.from_folders(gt, pred)
+    assert ev.flat.gt_states is None and ev.evaluate().score == reference_score(*dicts)
