@@ -4,6 +4,7 @@ two steps (issue 14: `evaluate --grid` assigns the humans while the rest is stil
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing.context
 import os
 import time
 
@@ -181,3 +182,23 @@ def test_a_reader_that_dies_between_stages_leaves_the_files_to_the_general_walk(
         assert readers.submission_humans() is not None and readers.submission_proposals() is None
     ev = TPSEvaluator.from_folders(gt, pred)
     assert ev.flat.gt_states is None and ev.evaluate().score == reference_score(*dicts)
+
+
+def test_no_fork_now_reads_here(tmp_path, monkeypatch):
+    """Forking can fail (out of memory, a process limit): both folders are then read in this process."""
+    (gt, pred), dicts = _folders(tmp_path, seed=10)
+    started = []
+
+    def no_fork(process):
+        started.append(process)
+        if len(started) == 2:                                    # the second reader's fork fails
+            raise OSError(12, "Cannot allocate memory")
+        real_start(process)
+
+    real_start = multiprocessing.context.ForkProcess.start
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_fork)
+    with FolderReaders(gt, pred) as readers:
+        assert readers._local is not None and not readers._children
+        assert not started[0].is_alive()                          # the first reader was stopped
+    ev = TPSEvaluator.from_folders(gt, pred)
+    assert ev.flat.gt_states is not None and ev.evaluate().score == reference_score(*dicts)

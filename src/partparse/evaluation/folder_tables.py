@@ -146,9 +146,16 @@ class FolderReaders:
                 spills = [tempfile.TemporaryFile(dir=spill_dir) for _ in jobs]
             except OSError:                      # no room for the children's arrays: read here instead
                 spills = None
-        if spills is None:
-            self._local = [stages(folder) for stages, folder in jobs]
-            return
+        if spills is not None:
+            try:
+                self._fork(jobs, spills)
+                return
+            except OSError:                      # no fork now (out of memory, process limit): read here
+                self.close()
+                self._finished = [False] * len(jobs)
+        self._local = [stages(folder) for stages, folder in jobs]
+
+    def _fork(self, jobs, spills) -> None:
         context = multiprocessing.get_context("fork")
         try:
             for (stages, folder), spill in zip(jobs, spills, strict=True):
@@ -156,14 +163,15 @@ class FolderReaders:
                 # the child closes every read end it inherits, its own included: with the parent gone, its
                 # write then fails (EPIPE) instead of blocking for ever
                 read_ends = [r for _, r, _ in self._children] + [receive]
-                child = context.Process(target=_child, args=(send, spill, stages, folder, read_ends), daemon=True)
-                self._children.append((child, receive, spill))
-                child.start()
-                send.close()
+                self._children.append((context.Process(target=_child, args=(send, spill, stages, folder, read_ends),
+                                                       daemon=True), receive, spill))
+                try:
+                    self._children[-1][0].start()
+                finally:
+                    send.close()
         except BaseException:
             for spill in spills[len(self._children):]:
                 spill.close()
-            self.close()
             raise
 
     def __enter__(self) -> FolderReaders:
@@ -189,6 +197,8 @@ class FolderReaders:
         for child, receive, spill in self._children:
             receive.close()
             spill.close()
+            if child.pid is None:                    # (never started)
+                continue
             if child.is_alive():
                 child.kill()
             child.join()
