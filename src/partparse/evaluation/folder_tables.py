@@ -150,9 +150,11 @@ class FolderReaders:
             try:
                 self._fork(jobs, spills)
                 return
-            except OSError:                      # no fork now (out of memory, process limit): read here
+            except BaseException as err:         # (stop the children started so far)
                 self.close()
-                self._finished = [False] * len(jobs)
+                if not isinstance(err, OSError):
+                    raise
+                self._finished = [False] * len(jobs)   # no fork now (out of memory, process limit): read here
         self._local = [stages(folder) for stages, folder in jobs]
 
     def _fork(self, jobs, spills) -> None:
