@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -97,6 +99,9 @@ def test_run_ablation_scores_every_row_and_shares_stages(dataset):
     assert persons.frames == keyframes                       # the second row reused every detection
     for r in results:
         assert 0.0 <= r.score <= 1.0 and 0.0 <= r.action_top1 <= 1.0 and len(r.predictions) == len(videos)
+    # the second row reused the first row's stages: on its own it costs more than the time it added
+    assert results[1].alone_seconds > results[1].seconds and results[0].alone_seconds >= results[0].seconds
+    assert results[1].to_dict()["alone_seconds"] == results[1].alone_seconds
 
 
 def test_rows_without_frozen_bn_use_the_models_fine_tuned_with_trained_bn(dataset):
@@ -113,3 +118,21 @@ def test_rows_without_frozen_bn_use_the_models_fine_tuned_with_trained_bn(datase
     without = AblationStages(stages.person, stages.pose, stages.parts_plain, stages.parts_guided, [frozen],
                              stages.prior)
     assert build_row_parser(TABLE1[0], without, ParserConfig()).parse(video).labels.action == actions[0]
+
+
+def test_cached_stages_count_what_their_hits_saved():
+    class SlowPersons(CountingPersons):
+        def detect(self, frames):
+            time.sleep(0.02 * len(frames))
+            return super().detect(frames)
+
+    cached = CachedPersonDetector(SlowPersons([[0, 0, 10, 10]], [0.9]))
+    f1, f2 = np.zeros((8, 8, 3), np.uint8), np.ones((8, 8, 3), np.uint8)
+    cached.detect([f1, f2])
+    assert cached.reused_seconds == 0.0
+    cached.detect([f2, f1, f1])
+    assert 0.055 <= cached.reused_seconds < 0.5                  # three hits of ~0.02 s each
+    scorer = CachedVideoScorer(OneHotScorer({"action": ["a", "b"]}, {"action": "b"}))
+    scorer.score("v.mp4")
+    scorer.score("v.mp4")
+    assert scorer.hits == 1 and scorer.reused_seconds == scorer.cost[("v.mp4", None)] >= 0.0

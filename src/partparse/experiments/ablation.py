@@ -97,14 +97,15 @@ class AblationResult:
     mean_psc: float
     action_top1: float
     part_state_accuracy: float
-    seconds: float
+    seconds: float                     # this row's parse, reusing what earlier rows computed
+    alone_seconds: float               # the same parse on its own: reused stages counted at their first cost
     predictions: list[VideoPrediction]
     tps: TPSResult | None = None       # per-video PSC and action correctness
 
     def to_dict(self) -> dict:
         return {"row": self.row.name, "score": self.score, "mean_psc": self.mean_psc,
                 "action_top1": self.action_top1, "part_state_accuracy": self.part_state_accuracy,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "alone_seconds": self.alone_seconds}
 
 
 def _video_scorer(row: AblationRow, models: Sequence[VideoScorer]) -> list[VideoScorer]:
@@ -158,6 +159,7 @@ def run_ablation(rows: Sequence[AblationRow], stages: AblationStages, videos: Se
     out = []
     for row in rows:
         parser = build_row_parser(row, stages, base)
+        reused = _reused_seconds(stages)
         t0 = time.perf_counter()
         predictions = []
         for path in videos:
@@ -166,5 +168,14 @@ def run_ablation(rows: Sequence[AblationRow], stages: AblationStages, videos: Se
                 on_video(row, path)
         seconds = time.perf_counter() - t0
         scores, tps = evaluate_predictions(predictions, gt)
-        out.append(AblationResult(row, seconds=seconds, predictions=predictions, tps=tps, **scores))
+        out.append(AblationResult(row, seconds=seconds, alone_seconds=seconds + _reused_seconds(stages) - reused,
+                                  predictions=predictions, tps=tps, **scores))
     return out
+
+
+def _reused_seconds(stages: AblationStages) -> float:
+    """What the memoised stages' hits have saved so far (:mod:`stage_cache`)."""
+    memos = [stages.person, stages.pose, stages.parts_plain, stages.parts_guided, *stages.video,
+             *stages.video_trained_bn]
+    unique = {id(m): m for m in memos if m is not None}
+    return sum(getattr(m, "reused_seconds", 0.0) for m in unique.values())
