@@ -104,14 +104,16 @@ def make_data(folder: Path, videos: int, frames: int, seed: int) -> None:
     (folder / "stats.json").write_text(json.dumps(stats))
 
 
-def run(cmd: list[str], env: dict | None = None) -> tuple[str, float, float]:
-    """stdout, wall seconds and CPU seconds (user + system, the process and the children it waited for)."""
+def run(cmd: list[str], env: dict | None = None) -> tuple[str, float, float, float]:
+    """stdout, wall seconds, CPU seconds (user + system) and system seconds alone (the process and the
+    children it waited for)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return out, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    system = after.ru_stime - before.ru_stime
+    return out, wall, (after.ru_utime - before.ru_utime) + system, system
 
 
 def main() -> None:
@@ -146,27 +148,25 @@ def main() -> None:
     old, old_cpu, old_outs, old_grid, old_grid_outs = [], [], set(), [], set()
     for _ in range(args.repeats):      # interleaved, so a burst of load on the machine hits all of them
         starts.append(run([sys.executable, "-c", "import partparse.cli"])[1])
-        out, t, c = run(cli)
+        out, t, c, _ = run(cli)
         plain.append(t)
         cpu.append(c)
         outs.add(out)
-        sys_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
-        out, t, _ = run(cli + ["--grid"])
-        grid_sys.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime - sys_before)
+        out, t, _, system = run(cli + ["--grid"])
+        grid_sys.append(system)
         grid.append(t)
         grid_outs.add(out)
         if variant_env:
-            sys_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
-            out, t, _ = run(cli + ["--grid"], env=variant_env)
-            variant_sys.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime - sys_before)
+            out, t, _, system = run(cli + ["--grid"], env=variant_env)
+            variant_sys.append(system)
             variant.append(t)
             assert out in grid_outs, "the variant's output differs"
         if old_env:
-            out, t, c = run(cli, env=old_env)
+            out, t, c, _ = run(cli, env=old_env)
             old.append(t)
             old_cpu.append(c)
             old_outs.add(out)
-            out, t, _ = run(cli + ["--grid"], env=old_env)
+            out, t, _, _ = run(cli + ["--grid"], env=old_env)
             old_grid.append(t)
             old_grid_outs.add(out)
     assert len(outs) == 1 and len(grid_outs) == 1, "runs disagree"
@@ -198,7 +198,7 @@ def main() -> None:
         return
     files = [str(gt / "gt_vid_result.json"), str(gt / "gt_part_result.json"),
              str(pred / "pred_vid_result.json"), str(pred / "pred_part_result.json")]
-    out, t_ref, _ = run([sys.executable, "-c", REFERENCE.format(root=str(ROOT), files=files)])
+    out, t_ref, _, _ = run([sys.executable, "-c", REFERENCE.format(root=str(ROOT), files=files)])
     ref = json.loads(out)
     print(f"reference: score {ref['score']!r}: {t_ref:.2f}s wall (json.load {ref['read']:.2f}s, "
           f"scoring {ref['score_time']:.2f}s)")
