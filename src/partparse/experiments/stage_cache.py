@@ -53,14 +53,19 @@ class _Memo:
         self.reused_seconds = 0.0
 
     def get(self, key, compute):
-        if key in self.cache:
-            self.hits += 1
-            self.reused_seconds += self.cost[key]
-        else:
+        if not self.reuse(key):
             t0 = time.perf_counter()
             self.cache[key] = compute()
             self.cost[key] = time.perf_counter() - t0
         return self.cache[key]
+
+    def reuse(self, key) -> bool:
+        """Whether ``key`` is cached; if so, count the hit and what it saved."""
+        if key not in self.cache:
+            return False
+        self.hits += 1
+        self.reused_seconds += self.cost[key]
+        return True
 
 
 class CachedPersonDetector(_Memo):
@@ -70,11 +75,7 @@ class CachedPersonDetector(_Memo):
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[PersonDetections]:
         keys = [digest(f) for f in frames]
-        todo = [i for i, k in enumerate(keys) if k not in self.cache]
-        for k in keys:
-            if k in self.cache:
-                self.hits += 1
-                self.reused_seconds += self.cost[k]
+        todo = [i for i, k in enumerate(keys) if not self.reuse(k)]
         if todo:
             t0 = time.perf_counter()
             detections = self.stage.detect([frames[i] for i in todo])
