@@ -31,6 +31,9 @@ def build_detection_datasets(recipe: DetectionRecipe) -> tuple[Dataset, COCODete
     names = recipe.model.class_names
     train_tf = DetectionTransformConfig(train=True, min_size=i.min_size, max_size=i.max_size, flip_prob=i.flip_prob,
                                         shift_prob=i.shift_prob, max_shift_px=i.max_shift_px)
+    if d.dots_from != "ground_truth" and not (d.train_source == "syntps_stream" and d.stream_view == "parts"):
+        raise InputError(f"data.dots_from {d.dots_from} needs a parts stream (data.train_source syntps_stream, "
+                         "data.stream_view parts)")
     if d.train_source == "coco":
         train: Dataset = COCODetectionDataset(root / d.train_ann, root / d.image_dir, names, train_tf,
                                               pose_guidance=d.pose_guidance, keypoint_noise=d.keypoint_noise)
@@ -49,9 +52,6 @@ def build_detection_datasets(recipe: DetectionRecipe) -> tuple[Dataset, COCODete
     else:
         raise InputError(f"data.train_source must be coco or syntps_stream and data.stream_view persons or parts, "
                          f"got {d.train_source!r} / {d.stream_view!r}")
-    if d.dots_from != "ground_truth" and not (d.train_source == "syntps_stream" and d.stream_view == "parts"):
-        raise InputError(f"data.dots_from {d.dots_from} needs a parts stream (data.train_source syntps_stream, "
-                         "data.stream_view parts)")
     val = COCODetectionDataset(root / d.val_ann, root / (d.val_image_dir or d.image_dir), names,
                                DetectionTransformConfig(train=False), pose_guidance=d.pose_guidance,
                                max_images=d.val_max_images)
