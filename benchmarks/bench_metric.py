@@ -49,14 +49,15 @@ print(json.dumps({{"score": score, "psc": [psc for _, psc, _ in scores], "read":
 
 # One run of what `partparse evaluate` does, phase by phase (wall seconds since the start, and since the
 # phase before), plus every video's PSC: the readers hand on each folder's humans, then its parts' boxes
-# and states; the humans are joined while the readers read on (what TPSEvaluator.from_folders does).
+# and states (the submission's in pieces); the humans are joined while the readers read on, each piece of
+# proposals while the next is read (what TPSEvaluator.from_folders does).
 PHASES = """
 import json, time
 t0 = time.perf_counter()
 import partparse.cli
 from partparse.cli.evaluate import without_huge_page_advice
 from partparse.evaluation.folder_tables import FolderReaders
-from partparse.evaluation.table_join import join_humans, join_proposals
+from partparse.evaluation.table_join import ProposalJoin, join_humans
 from partparse.evaluation.tps_metric import TPSEvaluator
 marks = [("imports", time.perf_counter())]
 with without_huge_page_advice(), FolderReaders({gt!r}, {pred!r}) as readers:
@@ -68,10 +69,12 @@ with without_huge_page_advice(), FolderReaders({gt!r}, {pred!r}) as readers:
     marks.append(("humans joined", time.perf_counter()))
     gt_parts = readers.ground_truth_parts()
     marks.append(("GT parts in", time.perf_counter()))
-    proposals = readers.submission_proposals()
-    marks.append(("proposals in", time.perf_counter()))
-    flat = join_proposals(joined, gt_parts, proposals)
-    marks.append(("proposals joined", time.perf_counter()))
+    proposals = ProposalJoin(joined, gt_parts)
+    for piece in readers.submission_pieces():
+        proposals.add(piece)
+    marks.append(("last proposals joined", time.perf_counter()))
+    flat = proposals.finish()
+    marks.append(("proposals in order", time.perf_counter()))
 ev = TPSEvaluator.from_flat(flat)
 result = ev.evaluate()
 marks.append(("score", time.perf_counter()))

@@ -124,7 +124,7 @@ def test_hash_collisions_and_large_vocabularies_still_code_exactly():
     texts = [json.dumps([w, "none"]) for w in words]
     expected = [s for w in words for s in (w, "none")]
     for patch in ({"MULT": np.zeros(4, dtype=np.uint64)}, {"MAX_HASHED": 2}):  # every hash collides; a cap
-        with mock.patch.multiple(json_leaves._Codebook, **patch), mock.patch.object(json_leaves, "CHUNK", 4):
+        with mock.patch.multiple(json_leaves.Codebook, **patch), mock.patch.object(json_leaves, "CHUNK", 4):
             codes, vocab, _ = string_codes(_raws(texts), nested=True)
         assert [vocab[c] for c in codes] == expected
 

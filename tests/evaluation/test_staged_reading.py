@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from partparse.evaluation import folder_tables, tps_metric
+from partparse.evaluation import folder_tables, part_objects, tps_metric
 from partparse.evaluation.folder_tables import FolderReaders, read_tables
 from partparse.evaluation.metric_tables import (
     GroundTruthHumans,
@@ -202,3 +202,30 @@ def test_no_fork_now_reads_here(tmp_path, monkeypatch):
         assert not started[0].is_alive()                          # the first reader was stopped
     ev = TPSEvaluator.from_folders(gt, pred)
     assert ev.flat.gt_states is not None and ev.evaluate().score == reference_score(*dicts)
+
+
+@pytest.mark.parametrize("processes", [True, False])
+def test_the_submissions_proposals_come_in_pieces_and_a_refused_piece_ends_them(tmp_path, monkeypatch, processes):
+    """The submission's reader hands its proposals on in pieces of consecutive parts, which together hold
+    every part; a problem met in a later piece ends them with ``None``, and the general walk scores."""
+    (gt, pred), dicts = _folders(tmp_path, seed=11)
+    monkeypatch.setattr(part_objects, "CHUNK_BYTES", 200)              # (several pieces of a small file)
+    with FolderReaders(gt, pred, processes=processes) as readers:
+        humans, pieces = readers.submission_humans(), list(readers.submission_pieces())
+    assert len(pieces) > 1 and all(isinstance(p, SubmissionProposals) for p in pieces)
+    assert sum(len(p.part_boxes) for p in pieces) == len(humans.part_name)
+    assert TPSEvaluator.from_folders(gt, pred).evaluate().score == reference_score(*dicts)
+    real = folder_tables.submission_stages
+
+    def refused_later(folder):
+        stages = real(folder)
+        yield next(stages)                                              # the humans
+        yield next(stages)                                              # a first piece
+        raise folder_tables.NotCanonical("a state that is not a string")
+
+    monkeypatch.setattr(folder_tables, "submission_stages", refused_later)
+    with FolderReaders(gt, pred, processes=processes) as readers:
+        pieces = list(readers.submission_pieces())
+        assert len(pieces) == 2 and pieces[-1] is None and readers.submission_proposals() is None
+    ev = TPSEvaluator.from_folders(gt, pred)
+    assert ev.flat.gt_states is None and ev.evaluate().score == reference_score(*dicts)

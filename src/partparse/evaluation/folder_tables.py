@@ -6,7 +6,8 @@ in a forked child: the part file is mapped (not copied) into memory and decoded 
 (msgspec for the nesting, array operations for boxes and states, no Python object per value). The
 children hand their tables on in two stages, the humans and then the parts' boxes and states, so that the
 parent assigns the humans (:func:`table_join.join_humans`) while the children read on
-(:class:`FolderReaders`). A folder it refuses (a file missing, malformed or not canonical) reads as
+(:class:`FolderReaders`), and joins the proposals piece by piece as the submission's reader hands them on.
+A folder it refuses (a file missing, malformed or not canonical) reads as
 ``None``, and :meth:`TPSEvaluator.from_folders` reads the dicts (:func:`read_dicts`) for the general walk.
 Only NumPy arrays (~170 MB) and a few lists come back, through a memory-mapped temporary file; the pipe
 carries their offsets, and the children exit without freeing their objects. Children are forked, not
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import itertools
 import mmap
 import multiprocessing
 import multiprocessing.connection
@@ -125,9 +127,10 @@ def read_tables(gt_folder: str | os.PathLike, pred_folder: str | os.PathLike,
 
 class FolderReaders:
     """The ground truth's and the submission's readers, started at once: each in a forked child where
-    possible (else here, on demand, one after the other). Each hands its tables on in two stages, as they
+    possible (else here, on demand, one after the other). Each hands its tables on in stages, as they
     are read: the humans (:meth:`ground_truth_humans`, :meth:`submission_humans`: ~60 % into the reading),
-    then the parts' boxes and states (:meth:`ground_truth_parts`, :meth:`submission_proposals`); each is
+    then the parts' boxes and states (:meth:`ground_truth_parts`; the submission's in pieces,
+    :meth:`submission_pieces`, or all at once, :meth:`submission_proposals`); each is
     ``None`` when its folder is not canonical (the general walk's case). A use of the humans (the human
     assignment) runs while the children read on. Use it as a context manager: leaving it stops a child
     still reading."""
@@ -192,7 +195,28 @@ class FolderReaders:
         return self._stage(1, 0)
 
     def submission_proposals(self) -> SubmissionProposals | None:
-        return self._stage(1, 1)
+        """All the submission's proposals (:meth:`submission_pieces` in one)."""
+        pieces = list(self.submission_pieces())
+        if not pieces or pieces[-1] is None:
+            return None
+        return pieces[0] if len(pieces) == 1 else SubmissionProposals.concatenate(pieces)
+
+    def submission_pieces(self) -> Iterator[SubmissionProposals | None]:
+        """The submission's proposals as they are read, in pieces of consecutive parts that together hold
+        every part of :meth:`submission_humans`; ``None`` ends them when the folder was refused."""
+        humans = self.submission_humans()
+        if humans is None:
+            yield None
+            return
+        parts, done = len(humans.part_name), 0
+        for k in itertools.count(1):
+            piece = self._stage(1, k)
+            yield piece
+            if piece is None:
+                return
+            done += len(piece.part_boxes)
+            if done >= parts:
+                return
 
     def close(self) -> None:
         """Stop and reap the children (a child that has handed everything on is exiting anyway)."""

@@ -34,7 +34,7 @@ _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)  
 _POW10 = 10.0 ** np.arange(8)                                                       # exact doubles
 
 
-class _Unusual(Exception):
+class Unusual(Exception):
     """Input the array readers leave to msgspec (exponents, long numbers, escapes, hash collisions)."""
 
 
@@ -44,7 +44,7 @@ def box_rows(texts: list, nested: bool) -> tuple[np.ndarray, np.ndarray | None]:
     ``nested=False``: every text is one box ``[x1, y1, x2, y2]``; ``nested=True``: every text is a list
     of boxes, and the second result gives the number of boxes of each text (else ``None``).
     """
-    chunks = [_box_chunk(texts[i:i + CHUNK], nested) for i in range(0, len(texts), CHUNK)]
+    chunks = [box_chunk(texts[i:i + CHUNK], nested) for i in range(0, len(texts), CHUNK)]
     rows = np.concatenate([np.zeros((0, 4))] + [r for r, _ in chunks])
     counts = np.concatenate([np.zeros(0, dtype=np.int64)] + [n for _, n in chunks]) if nested else None
     return rows, counts
@@ -56,14 +56,14 @@ def string_codes(texts: list, nested: bool) -> tuple[np.ndarray, list[str], np.n
     ``nested=False``: every text is one string; ``nested=True``: every text is a list of strings, and the
     third result gives the number of strings of each text (else ``None``).
     """
-    book = _Codebook()
-    chunks = [_string_chunk(texts[i:i + CHUNK], nested, book) for i in range(0, len(texts), CHUNK)]
+    book = Codebook()
+    chunks = [string_chunk(texts[i:i + CHUNK], nested, book) for i in range(0, len(texts), CHUNK)]
     codes = np.concatenate([np.zeros(0, dtype=np.int64)] + [c for c, _ in chunks])
     counts = np.concatenate([np.zeros(0, dtype=np.int64)] + [n for _, n in chunks]) if nested else None
     return codes, list(book.vocab), counts
 
 
-def _box_chunk(part: list, nested: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def box_chunk(part: list, nested: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`box_rows` of one chunk of texts."""
     text = b"".join(part)
     skeleton = text.translate(None, _NUMBER_CHARS)          # what is left of lists of numbers: "[],"
@@ -80,20 +80,20 @@ def _box_chunk(part: list, nested: bool) -> tuple[np.ndarray, np.ndarray | None]
             raise ValueError("not a list of 4 numbers")
     try:
         values = _numbers(text, 4 * n_boxes)                 # (numbers outside boxes fail its count)
-    except _Unusual:
+    except Unusual:
         values = _numbers_by_msgspec(part, nested)
     return values.reshape(-1, 4), counts
 
 
-def _string_chunk(part: list, nested: bool, book: _Codebook) -> tuple[np.ndarray, np.ndarray | None]:
+def string_chunk(part: list, nested: bool, book: Codebook) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`string_codes` of one chunk of texts, coded by ``book``."""
     text = b"".join(part)
     try:
         if b"\\" in text or not text.isascii():
-            raise _Unusual
+            raise Unusual
         first, length, counts = _strings(text, part, nested)
         return book.codes(text, first, length), counts
-    except _Unusual:
+    except Unusual:
         return _strings_by_msgspec(part, nested, book.vocab)
 
 
@@ -114,21 +114,33 @@ def _numbers(text: bytes, n: int) -> np.ndarray:
     """The ``n`` numbers of a checked chunk, by integer arithmetic on 8-byte words."""
     special = text.translate(None, b"0123456789 \t\n\r[],")
     if b"e" in special or b"E" in special or b"+" in special:
-        raise _Unusual
+        raise Unusual
+    return _read_numbers(text, n, b"-" in special, b"." in special, ValueError("a number outside a box"))
+
+
+def numbers_in(text: bytes, n: int) -> np.ndarray:
+    """The ``n`` numbers of a text whose skeleton is checked to hold numbers only where boxes do, and no
+    exponent (:mod:`part_objects`); :class:`Unusual` when it holds another count (a string with a digit,
+    ``-`` or ``.``) or a number with many digits."""
+    return _read_numbers(text, n, b"-" in text, b"." in text, Unusual())
+
+
+def _read_numbers(text: bytes, n: int, minus: bool, decimals: bool, miscount: Exception) -> np.ndarray:
+    """:func:`_numbers` once the text's characters are known: ``minus`` or ``decimals`` (a ``.``) in it."""
     buf = np.frombuffer(text, dtype=np.uint8)
     num = (buf - 48) < 10
-    if special:
+    if minus or decimals:
         num |= (buf == ord("-")) | (buf == ord("."))
     edges = np.flatnonzero(num[1:] != num[:-1]) + 1         # starts and ends of numbers, alternating
     start, end = edges[0::2], edges[1::2]
     if len(start) != n or len(end) != n or num[0] or num[-1]:
-        raise ValueError("a number outside a box")
+        raise miscount
     neg = buf[start] == ord("-")
     start = start + neg
-    words = _words(text)
-    if b"." not in special:
+    words = words_of(text)
+    if not decimals:
         if (end - start).max(initial=0) > 8:
-            raise _Unusual
+            raise Unusual
         whole = _digits(words, start, end - start).astype(np.int64)
         return np.where(neg, -whole, whole).astype(np.float64)      # integers: -0 is 0, as float(int)
     dot = np.full(n, -1, dtype=np.int64)
@@ -138,7 +150,7 @@ def _numbers(text: bytes, n: int) -> np.ndarray:
     int_end = np.where(has_dot, dot, end)
     n_frac = np.where(has_dot, end - dot - 1, 0)
     if (int_end - start).max(initial=0) > 8 or n_frac.max(initial=0) > 7:
-        raise _Unusual
+        raise Unusual
     whole = _digits(words, start, int_end - start).astype(np.int64)
     frac = _digits(words, np.where(has_dot, dot + 1, start), n_frac).astype(np.int64)
     mantissa = whole * 10 ** n_frac + frac                          # < 10**15: exact in float64
@@ -146,7 +158,7 @@ def _numbers(text: bytes, n: int) -> np.ndarray:
     return np.where(has_dot & neg, -value, value)
 
 
-def _words(text: bytes) -> np.ndarray:
+def words_of(text: bytes) -> np.ndarray:
     """The little-endian 8-byte word starting at every byte of ``text`` (a strided view of a copy)."""
     padded = text + bytes(8)
     return np.ndarray(shape=(len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
@@ -196,7 +208,7 @@ def _strings_by_msgspec(part: list, nested: bool, vocab: dict[str, int]) -> tupl
     return code, np.array([len(v) for v in values], dtype=np.int64) if nested else None
 
 
-class _Codebook:
+class Codebook:
     """Codes of byte strings, found by a sorted search on a 64-bit hash of their bytes; every string is
     checked against the bytes of the string that gave its code, so a collision cannot merge two states.
     For a vocabulary beyond ``MAX_HASHED`` strings (not a list of part states) msgspec reads the rest."""
@@ -215,13 +227,15 @@ class _Codebook:
     def codes(self, text: bytes, first: np.ndarray, length: np.ndarray) -> np.ndarray:
         n_words = max(1, -(-int(length.max(initial=0)) // 8))
         if n_words > 4 or len(self.hashes) > self.MAX_HASHED:
-            raise _Unusual
-        words = _words(text + bytes(8 * n_words))
-        w = np.stack([words[first + 8 * k] & _LOW_BYTES[np.clip(length - 8 * k, 0, 8)] for k in range(n_words)], 1)
+            raise Unusual
+        words = words_of(text + bytes(8 * n_words))
+        w = [words[first + 8 * k] & _LOW_BYTES[np.clip(length - 8 * k, 0, 8)] for k in range(n_words)]
         if n_words == 1:        # a short string is its own key (no raw NUL in a JSON string: zero padding)
-            h = w[:, 0]
+            h = w[0]
         else:
-            h = (w * self.MULT[:n_words]).sum(axis=1, dtype=np.uint64) ^ length.astype(np.uint64)
+            h = length.astype(np.uint64)
+            for k in range(n_words):
+                h ^= w[k] * self.MULT[k]
         pos = self._find(h)
         new = np.flatnonzero(self.hashes[pos] != h) if len(self.hashes) else np.arange(len(h))
         if len(new):
@@ -229,11 +243,12 @@ class _Codebook:
             first_seen = np.sort(new[where])
             code = [self.vocab.setdefault(text[first[j]:first[j] + length[j]].decode("ascii"), len(self.vocab))
                     for j in first_seen.tolist()]                # new strings in first-seen order
-            self._add(h[first_seen], np.array(code, dtype=np.int64), w[first_seen], length[first_seen])
+            self._add(h[first_seen], np.array(code, dtype=np.int64), np.stack(w, 1)[first_seen], length[first_seen])
             pos = self._find(h)
         code = self.hash_code[pos]
-        if not ((w == self.code_words[code, :n_words]).all() and (self.code_length[code] == length).all()):
-            raise _Unusual                                  # a hash collision: msgspec reads the chunk
+        if not ((self.code_length[code] == length).all()
+                and all((w[k] == self.code_words[:, k][code]).all() for k in range(n_words))):
+            raise Unusual                                  # a hash collision: msgspec reads the chunk
         return code
 
     def _find(self, h: np.ndarray) -> np.ndarray:

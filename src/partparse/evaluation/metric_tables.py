@@ -68,6 +68,14 @@ class SubmissionProposals:
     state: np.ndarray            # (sum part_states,) code into ``states``
     states: list[str]
 
+    @classmethod
+    def concatenate(cls, pieces: list[SubmissionProposals]) -> SubmissionProposals:
+        """Pieces of consecutive parts in one (a piece's states are a beginning of the next one's)."""
+        return cls(part_boxes=np.concatenate([p.part_boxes for p in pieces]),
+                   part_states=np.concatenate([p.part_states for p in pieces]),
+                   box=np.concatenate([p.box for p in pieces]), state=np.concatenate([p.state for p in pieces]),
+                   states=pieces[-1].states)
+
 
 @dataclass
 class SubmissionHumans:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import msgspec
 import numpy as np
 
-from partparse.evaluation.json_leaves import box_rows, string_codes
+from partparse.evaluation.json_leaves import box_rows
 from partparse.evaluation.metric_tables import (
     GroundTruthHumans,
     GroundTruthParts,
@@ -34,18 +34,13 @@ from partparse.evaluation.metric_tables import (
     SubmissionProposals,
     SubmissionTables,
     count_array,
-    value_codes,
 )
+from partparse.evaluation.part_objects import PartObjects
 
 
-class _Part(msgspec.Struct, gc=False):      # gc=False: acyclic, so the collector need not track them
-    box: msgspec.Raw                        # GT: [x1, y1, x2, y2]; submission: a list of those
-    verb: msgspec.Raw                       # GT: a state; submission: a list of states
-
-
-class _Human(msgspec.Struct, gc=False):
+class _Human(msgspec.Struct, gc=False):    # gc=False: acyclic, so the collector need not track them
     box: msgspec.Raw
-    parts: dict[str, _Part]
+    parts: msgspec.Raw                      # {name: {"box": ..., "verb": ...}}: read by part_objects
 
 
 class _Frame(msgspec.Struct, gc=False):
@@ -71,14 +66,15 @@ def decode_ground_truth_stages(gt_vid, data) -> Iterator[GroundTruthHumans | Gro
         walk = _Walk([videos[vid] for vid in gt_vid])
     except KeyError as err:
         raise NotCanonical(f"ground truth: no video {err}") from None
-    name_codes, names = value_codes(walk.names)
+    human_box = _human_boxes(walk.human_boxes)
+    parts = PartObjects(walk.human_parts, nested=False)
+    human_parts, name_codes, names = parts.names()
     yield GroundTruthHumans(
         gt_vid=gt_vid, video_frames=count_array(walk.video_frames), frame_key=walk.keys,
-        frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
-        human_parts=count_array(walk.human_parts), part_name=name_codes, names=names)
+        frame_humans=count_array(walk.frame_humans), human_box=human_box,
+        human_parts=human_parts, part_name=name_codes, names=names)
     try:
-        part_box, _ = box_rows(walk.part_boxes, nested=False)
-        part_state, states, _ = string_codes(walk.part_verbs, nested=False)
+        part_box, _, part_state, states, _ = parts.leaves()
     except ValueError as err:
         raise NotCanonical(f"ground truth: {err}") from None
     yield GroundTruthParts(part_box=part_box, part_state=part_state, states=states)
@@ -86,29 +82,36 @@ def decode_ground_truth_stages(gt_vid, data) -> Iterator[GroundTruthHumans | Gro
 
 def decode_submission(pred_vid, data) -> SubmissionTables:
     """Tables of every video (file order) from the bytes of ``pred_part_result.json``."""
-    humans, proposals = decode_submission_stages(pred_vid, data)
-    return SubmissionTables.combine(humans, proposals)
+    humans, *pieces = decode_submission_stages(pred_vid, data)
+    return SubmissionTables.combine(humans, SubmissionProposals.concatenate(pieces))
 
 
-def decode_submission_stages(pred_vid, data) -> Iterator[SubmissionHumans | SubmissionProposals]:
-    """:func:`decode_submission` in two steps: the humans (the nesting, human boxes and part names), then
-    the proposals (part boxes and states, a third of the work), so that a reader can hand the first on
-    while it reads the second. Raises :class:`NotCanonical` at the step that meets the problem."""
+PROPOSAL_PIECES = 6   # pieces a submission's proposals are handed on in (the join's tail waits for one)
+
+
+def decode_submission_stages(pred_vid, data, pieces: int = PROPOSAL_PIECES) -> Iterator[SubmissionHumans |
+                                                                                         SubmissionProposals]:
+    """:func:`decode_submission` in steps: the humans (the nesting, human boxes and part names), then the
+    proposals (part boxes and states) in about ``pieces`` pieces of consecutive parts (at least one), so
+    that a reader can hand each on while it reads the next (:class:`partparse.evaluation.table_join.ProposalJoin`
+    joins them as they come). Raises :class:`NotCanonical` at the step that meets the problem."""
     if type(pred_vid) is not dict:
         raise NotCanonical("pred_vid_result.json is not a JSON object")
     videos = _decode(data)
     walk = _Walk(videos.values())
-    name_codes, names = value_codes(walk.names)
+    human_box = _human_boxes(walk.human_boxes)
+    parts = PartObjects(walk.human_parts, nested=True, starts=walk.video_starts())
+    human_parts, name_codes, names = parts.names()
     yield SubmissionHumans(
         pred_vid=pred_vid, video_ids=list(videos), video_frames=count_array(walk.video_frames), frame_key=walk.keys,
-        frame_humans=count_array(walk.frame_humans), human_box=_human_boxes(walk.human_boxes),
-        human_parts=count_array(walk.human_parts), part_name=name_codes, names=names)
+        frame_humans=count_array(walk.frame_humans), human_box=human_box,
+        human_parts=human_parts, part_name=name_codes, names=names)
     try:
-        box, part_boxes = box_rows(walk.part_boxes, nested=True)
-        state, states, part_states = string_codes(walk.part_verbs, nested=True)
+        for box, part_boxes, state, states, part_states in parts.leaf_pieces(pieces):
+            yield SubmissionProposals(part_boxes=part_boxes, part_states=part_states, box=box, state=state,
+                                      states=states)
     except ValueError as err:
         raise NotCanonical(f"submission: {err}") from None
-    yield SubmissionProposals(part_boxes=part_boxes, part_states=part_states, box=box, state=state, states=states)
 
 
 def _decode(data) -> dict:
@@ -125,12 +128,11 @@ def _decode(data) -> dict:
 
 
 class _Walk:
-    """The nesting as flat lists, in file order: counts per level, frame keys, part names, and the raw
-    JSON of the human boxes, part boxes and part states."""
+    """The nesting as flat lists, in file order: counts per level, frame keys, and the raw JSON of the
+    human boxes and of the humans' parts objects."""
 
     def __init__(self, videos):
         self.video_frames, self.keys, self.frame_humans, self.human_boxes, self.human_parts = [], [], [], [], []
-        self.names, self.part_boxes, self.part_verbs = [], [], []
         for frames in videos:
             self.video_frames.append(len(frames))
             self.keys += frames
@@ -138,13 +140,14 @@ class _Walk:
                 humans = frame.humans
                 self.frame_humans.append(len(humans))
                 self.human_boxes += [h.box for h in humans]
-                for human in humans:
-                    parts = human.parts
-                    self.human_parts.append(len(parts))
-                    self.names += parts
-                    for part in parts.values():
-                        self.part_boxes.append(part.box)
-                        self.part_verbs.append(part.verb)
+                self.human_parts += [h.parts for h in humans]
+
+    def video_starts(self) -> np.ndarray:
+        """The first human of each video (an index into the flat lists)."""
+        frames = np.asarray(self.video_frames, dtype=np.int64)
+        humans_before = np.concatenate(([0], np.cumsum(self.frame_humans, dtype=np.int64)))
+        first_frame = np.cumsum(frames) - frames
+        return humans_before[first_frame]
 
 
 def _human_boxes(texts: list) -> np.ndarray:

@@ -13,6 +13,7 @@ official sums keep their order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -106,33 +107,89 @@ def join_humans(gt: GroundTruthHumans, pred: SubmissionHumans, corrected: bool =
 def join_proposals(joined: HumanJoin, gt_parts: GroundTruthParts, pred: SubmissionProposals) -> FlatEvaluation:
     """The rest of the join: each scored part's proposals, their IoU with the GT part and whether their
     state is right (the rows in the order of the general walk, so the official sums keep their order)."""
-    gt, hit, row, gt_row = joined.gt, joined.hit, joined.row, joined.gt_row
-    gt_known = set(gt_parts.states)
-    states = gt_parts.states + [s for s in pred.states if s not in gt_known]  # GT states, then the submission's own
-    state_start, box_start = segment_starts(pred.part_states)[row], segment_starts(pred.part_boxes)[row]
-    n_states = np.zeros(len(gt_row), dtype=np.int64)
-    n_boxes = np.zeros(len(gt_row), dtype=np.int64)
-    n_states[hit], n_boxes[hit] = pred.part_states[row], pred.part_boxes[row]
-    top = np.full(len(gt_row), -1, dtype=np.int64)
-    with_state = n_states[hit] > 0
-    top[hit[with_state]] = _recode(pred.states, states)[pred.state[state_start[with_state]]]
+    proposals = ProposalJoin(joined, gt_parts)
+    proposals.add(pred)
+    return proposals.finish()
 
-    m = np.minimum(n_states[hit], n_boxes[hit])               # proposals the official loop looks at
-    first = np.cumsum(m) - m                                  # each part's first proposal
-    prop = np.arange(int(m.sum()))
-    prop_part = np.repeat(hit, m)
-    prop_state = pred.state[prop + np.repeat(state_start - first, m)]
-    prop_box = prop + np.repeat(box_start - first, m)          # row of pred.box
-    gt_prop = np.repeat(gt_row[hit], m)
-    # (states compared as the submission's codes: a GT state it never uses codes -1 and equals none)
-    gt_state = _recode(gt_parts.states, pred.states)[gt_parts.part_state[gt_prop]]
-    return FlatEvaluation(
-        **joined.head, part_nstates=n_states, part_nboxes=n_boxes, prop_part=prop_part,
-        prop_iou=part_iou_pairs(gt_parts.part_box, pred.box, gt_prop, prop_box),
-        prop_state_ok=prop_state == gt_state, part_top_state=CodedValues(top, states),
-        gt_states=GroundTruthStates(
-            part_video=joined.gt_part_video, part_name=gt.part_name, part_state=gt_parts.part_state, names=gt.names,
-            states=states))
+
+class _Piece(NamedTuple):
+    """What :meth:`ProposalJoin.add` found in a piece of the submission's proposals."""
+
+    scored: np.ndarray      # the scored parts whose prediction is in the piece (positions in HumanJoin.hit)
+    n_states: np.ndarray    # their prediction's states, boxes and first state (the submission's code, or -1)
+    n_boxes: np.ndarray
+    top: np.ndarray
+    m: np.ndarray           # proposals the official loop looks at, per part
+    iou: np.ndarray         # (sum m,) each proposal's IoU with its GT part
+    state_ok: np.ndarray    # (sum m,) its state is the GT part's
+
+
+class ProposalJoin:
+    """:func:`join_proposals` a piece of the submission's proposals at a time, as its reader hands them on
+    (pieces of consecutive parts, in file order: :meth:`add`); :meth:`finish` puts the pieces' rows in
+    the order of the general walk. A piece's state codes are those of the submission's states so far,
+    which only grow (first-seen order), so codes keep their meaning from piece to piece."""
+
+    def __init__(self, joined: HumanJoin, gt_parts: GroundTruthParts):
+        self.joined, self.gt_parts = joined, gt_parts
+        self.by_row = np.argsort(joined.row, kind="stable")         # the scored parts by predicted part
+        self.sorted_rows = joined.row[self.by_row]
+        self.parts_done = 0                                          # predicted parts received so far
+        self.pred_states: list[str] = []
+        self.pieces: list[_Piece] = []
+
+    def add(self, pred: SubmissionProposals) -> None:
+        """The next piece: the proposals of the next ``len(pred.part_boxes)`` predicted parts."""
+        gt_parts, start, stop = self.gt_parts, self.parts_done, self.parts_done + len(pred.part_boxes)
+        self.parts_done, self.pred_states = stop, pred.states
+        lo, hi = np.searchsorted(self.sorted_rows, [start, stop])
+        scored = np.sort(self.by_row[lo:hi])
+        row = self.joined.row[scored] - start
+        state_start, box_start = segment_starts(pred.part_states)[row], segment_starts(pred.part_boxes)[row]
+        n_states, n_boxes = pred.part_states[row], pred.part_boxes[row]
+        top = np.full(len(row), -1, dtype=np.int64)
+        top[n_states > 0] = pred.state[state_start[n_states > 0]]
+        m = np.minimum(n_states, n_boxes)
+        first = np.cumsum(m) - m                                     # each part's first proposal
+        prop = np.arange(int(m.sum()))
+        prop_state = pred.state[prop + np.repeat(state_start - first, m)]
+        prop_box = prop + np.repeat(box_start - first, m)            # row of pred.box
+        gt_prop = np.repeat(self.joined.gt_row[self.joined.hit[scored]], m)
+        # (states compared as the submission's codes: a GT state it has not used so far codes -1, equals none)
+        gt_state = _recode(gt_parts.states, pred.states)[gt_parts.part_state[gt_prop]]
+        self.pieces.append(_Piece(scored, n_states, n_boxes, top, m,
+                                  part_iou_pairs(gt_parts.part_box, pred.box, gt_prop, prop_box),
+                                  prop_state == gt_state))
+
+    def finish(self) -> FlatEvaluation:
+        """The flat arrays, once every piece is added."""
+        joined, gt_parts, pieces = self.joined, self.gt_parts, self.pieces
+        if sum(len(p.scored) for p in pieces) != len(joined.hit):
+            raise ValueError("finish() before the proposals of every scored part were added")
+        gt_known = set(gt_parts.states)
+        states = gt_parts.states + [s for s in self.pred_states if s not in gt_known]  # GT's, then the submission's
+        recode = _recode(self.pred_states, states)
+        hit, n_scored = joined.hit, len(joined.gt_row)
+        n_states, n_boxes = np.zeros(n_scored, dtype=np.int64), np.zeros(n_scored, dtype=np.int64)
+        top = np.full(n_scored, -1, dtype=np.int64)
+        m = np.zeros(len(hit), dtype=np.int64)
+        for p in pieces:
+            n_states[hit[p.scored]], n_boxes[hit[p.scored]], m[p.scored] = p.n_states, p.n_boxes, p.m
+            top[hit[p.scored[p.n_states > 0]]] = recode[p.top[p.n_states > 0]]
+        iou, state_ok = (np.concatenate([np.zeros(0, dtype=dtype), *(getattr(p, field) for p in pieces)])
+                         for field, dtype in (("iou", np.float64), ("state_ok", bool)))
+        scored = np.concatenate([np.zeros(0, dtype=np.int64), *(p.scored for p in pieces)])
+        if (scored[1:] < scored[:-1]).any():    # a piece holds a part scored before one of the piece before
+            first = np.cumsum(m) - m
+            at = np.concatenate([np.zeros(0, dtype=np.int64), *(
+                np.repeat(first[p.scored] - (np.cumsum(p.m) - p.m), p.m) + np.arange(int(p.m.sum())) for p in pieces)])
+            iou[at], state_ok[at] = iou.copy(), state_ok.copy()
+        return FlatEvaluation(
+            **joined.head, part_nstates=n_states, part_nboxes=n_boxes, prop_part=np.repeat(hit, m), prop_iou=iou,
+            prop_state_ok=state_ok, part_top_state=CodedValues(top, states),
+            gt_states=GroundTruthStates(
+                part_video=joined.gt_part_video, part_name=joined.gt.part_name, part_state=gt_parts.part_state,
+                names=joined.gt.names, states=states))
 
 
 class _Frames:

@@ -41,7 +41,7 @@ from partparse.evaluation.folder_tables import FolderReaders, read_dicts
 from partparse.evaluation.general_walk import flatten_general
 from partparse.evaluation.metric_tables import GroundTruthTables, SubmissionTables
 from partparse.evaluation.part_state_accuracy import part_state_accuracy
-from partparse.evaluation.table_join import join_humans, join_proposals, join_tables
+from partparse.evaluation.table_join import ProposalJoin, join_humans, join_tables
 from partparse.io import InputError
 
 OFFICIAL_HUMAN_IOU = 0.5
@@ -202,7 +202,8 @@ class TPSEvaluator:
 
 def _join_as_read(readers: FolderReaders, corrected: bool) -> FlatEvaluation | None:
     """Join the tables as the readers hand them on: the humans while the readers still read the parts'
-    boxes and states, then those. ``None``: a folder is not canonical (the general walk's case)."""
+    boxes and states, then the submission's proposals a piece at a time, each while the next is read.
+    ``None``: a folder is not canonical (the general walk's case)."""
     gt, humans = readers.ground_truth_humans(), readers.submission_humans()
     if gt is None or humans is None:
         return None
@@ -214,8 +215,15 @@ def _join_as_read(readers: FolderReaders, corrected: bool) -> FlatEvaluation | N
         if readers.ground_truth_parts() is None or readers.submission_proposals() is None:
             return None
         raise
-    gt_parts, proposals = readers.ground_truth_parts(), readers.submission_proposals()
-    return None if gt_parts is None or proposals is None else join_proposals(joined, gt_parts, proposals)
+    gt_parts = readers.ground_truth_parts()
+    if gt_parts is None:
+        return None
+    proposals = ProposalJoin(joined, gt_parts)
+    for piece in readers.submission_pieces():      # (joined while the reader reads the next one)
+        if piece is None:
+            return None
+        proposals.add(piece)
+    return proposals.finish()
 
 
 def _check_matching(matching: str) -> None:
