@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import reprlib
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -32,7 +31,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from partparse.io import InputError, atomic_write
+from partparse.io import InputError, atomic_write, short_repr
 
 T = TypeVar("T")
 
@@ -47,17 +46,6 @@ MAX_OVERRIDE_CHARS = 10_000
 MAX_SIDE = 4096
 #: Integers beyond 64 bits fit no tensor, seed or size: refused in every int field.
 _INT64 = 2**63 - 1
-
-_repr = reprlib.Repr()
-_repr.maxstring, _repr.maxother, _repr.maxlist, _repr.maxdict, _repr.maxset, _repr.maxlevel = 60, 60, 6, 6, 6, 3
-
-
-def short_repr(value: Any, limit: int = 80) -> str:
-    """``repr`` of a value, cut to about ``limit`` characters: error messages never format a whole
-    (possibly huge) value."""
-    text = _repr.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
 
 def _key(key: Any) -> str:
     """A mapping key as it appears in a dotted field name (``where``)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import reprlib
 import stat
 import tempfile
 from collections.abc import Callable
@@ -23,6 +24,16 @@ try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     orjson = None
+
+_repr = reprlib.Repr()
+_repr.maxstring, _repr.maxother, _repr.maxlist, _repr.maxdict, _repr.maxset, _repr.maxlevel = 60, 60, 6, 6, 6, 3
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr`` of a value, cut to about ``limit`` characters: error messages never format a whole
+    (possibly huge) value."""
+    text = _repr.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class InputError(ValueError):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from partparse.evaluation import json_leaves
-from partparse.evaluation.json_leaves import box_rows, string_codes
+from partparse.evaluation.json_leaves import Codebook, box_rows, string_chunk
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CHUNKS = st.sampled_from([1, 3, 8192])         # texts per chunk: chunk edges and one chunk
@@ -45,6 +45,17 @@ def box_texts(draw, nested: bool) -> list[str]:
     if not nested:
         return draw(st.lists(boxes, max_size=12))
     return draw(st.lists(st.lists(boxes, max_size=4).map(lambda bs: _box(bs, space)), max_size=12))
+
+
+def string_codes(texts: list, nested: bool):
+    """Codes, vocabulary and counts of ``texts`` read a chunk of ``json_leaves.CHUNK`` at a time, with one
+    codebook (as :mod:`part_objects` reads the chunks msgspec decodes)."""
+    book = Codebook()
+    chunks = [string_chunk(texts[i:i + json_leaves.CHUNK], nested, book)
+              for i in range(0, len(texts), json_leaves.CHUNK)]
+    codes = np.concatenate([np.zeros(0, dtype=np.int64)] + [c for c, _ in chunks])
+    counts = np.concatenate([np.zeros(0, dtype=np.int64)] + [n for _, n in chunks]) if nested else None
+    return codes, list(book.vocab), counts
 
 
 def _raws(texts: list) -> list:

@@ -196,3 +196,19 @@ def test_chunks_start_where_asked():
         objects = PartObjects(texts, nested=True, starts=np.array([0, 7, 19, 33]))
     assert [start for start, _ in objects.chunks] == [0, 7, 19, 33]
     assert objects.chunks[-1][1] == 40
+
+
+def test_after_a_few_chunks_off_the_form_in_a_row_msgspec_reads_the_rest():
+    """A file in another layout (here: "verb" before "box" everywhere) is not scanned chunk after chunk
+    in vain; a chunk on the form after one off it is still scanned."""
+    off = b'{"head": {"verb": ["none"], "box": [[0, 0, 1, 1]]}}'
+    on = b'{"head": {"box": [[0, 0, 1, 1]], "verb": ["none"]}}'
+    for texts, scans in (([off] * 20, part_objects.GIVE_UP), ([off, on] * 10, 20)):
+        with mock.patch.object(part_objects, "CHUNK_BYTES", 10), \
+                mock.patch.object(part_objects, "_Scan", wraps=part_objects._Scan) as scan:
+            objects = PartObjects(texts, nested=True)
+            assert len(objects.chunks) == 20
+            human_parts, codes, names = objects.names()
+            rows, *_ = objects.leaves()
+        assert scan.call_count == scans
+        assert human_parts.tolist() == [1] * 20 and names == ["head"] and rows.tolist() == [[0, 0, 1, 1]] * 20

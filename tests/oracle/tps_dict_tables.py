@@ -15,7 +15,6 @@ from partparse.evaluation.metric_tables import (
     NotCanonical,
     SubmissionTables,
     count_array,
-    value_codes,
 )
 
 
@@ -126,3 +125,21 @@ def _boxes64(numbers: list) -> np.ndarray:
         return np.fromiter(numbers, dtype=np.float64, count=len(numbers)).reshape(-1, 4)
     except (TypeError, ValueError, OverflowError):
         raise NotCanonical("a part 'box' is not 4 numbers") from None
+
+
+def value_codes(values: list) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of string ``values`` and their vocabulary (first-seen order).
+
+    Strings only: two strings get the same code exactly when ``==`` (what the official script compares
+    states with) says they are equal. Other JSON values do not code that simply (``1 == 1.0 == True``,
+    NaN never equals itself, lists are unhashable) and go to the general walk.
+    """
+    try:
+        vocab = list(dict.fromkeys(values))
+    except TypeError:
+        raise NotCanonical("a part state is not a string") from None
+    if any(type(v) is not str for v in vocab):
+        raise NotCanonical("a part state is not a string")
+    index = {v: i for i, v in enumerate(vocab)}
+    return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values)), vocab
+

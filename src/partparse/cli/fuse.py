@@ -19,9 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from partparse.config import short_repr
 from partparse.experiments.fusion_search import search_head_weights
-from partparse.io import InputError, atomic_write
+from partparse.io import InputError, atomic_write, short_repr
 
 #: Largest ``--max-weight``, and most weight vectors one search may try ((max_weight + 1) ** models).
 MAX_WEIGHT = 100

@@ -19,8 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from partparse.config import short_repr
-from partparse.io import InputError, read_json, write_json
+from partparse.io import InputError, read_json, short_repr, write_json
 from partparse.run_layout import RunLayout
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from partparse.config import read_recipe_dict, short_repr
+from partparse.config import read_recipe_dict
 from partparse.engine.detection_recipe import DetectionRecipe
 from partparse.engine.model_builders import (
     build_detection_model,
@@ -28,7 +28,7 @@ from partparse.engine.model_builders import (
 from partparse.engine.pose_recipe import PoseRecipe
 from partparse.engine.skeleton_recipe import SkeletonRecipe
 from partparse.engine.video_recipe import VideoRecipe
-from partparse.io import InputError
+from partparse.io import InputError, short_repr
 
 #: a recipe without ``task:`` is a video recipe (the first task partparse had)
 DEFAULT_TASK = "video"

@@ -3,12 +3,13 @@ of its own; or say that they are not canonical, and leave them to the general wa
 
 At the size of the Kinetics-TPS test set the two part files hold ~20 M JSON values. Each folder is read
 in a forked child: the part file is mapped (not copied) into memory and decoded by :mod:`part_file_decoder`
-(msgspec for the nesting, array operations for boxes and states, no Python object per value). The
-children hand their tables on in two stages, the humans and then the parts' boxes and states, so that the
-parent assigns the humans (:func:`table_join.join_humans`) while the children read on
-(:class:`FolderReaders`), and joins the proposals piece by piece as the submission's reader hands them on.
-A folder it refuses (a file missing, malformed or not canonical) reads as
-``None``, and :meth:`TPSEvaluator.from_folders` reads the dicts (:func:`read_dicts`) for the general walk.
+(msgspec for the nesting down to the humans, array operations for the parts, no Python object per part
+or value). The children hand their tables on in stages: the humans, then the parts' boxes and states
+(the submission's in a few pieces of consecutive videos), so that the parent assigns the humans
+(:func:`table_join.join_humans`) while the children read on, and joins each piece of proposals while the
+next is read (:class:`FolderReaders`, :class:`table_join.ProposalJoin`). A folder it refuses (a file
+missing, malformed or not canonical) reads as ``None``, and :meth:`TPSEvaluator.from_folders` reads the
+dicts (:func:`read_dicts`) for the general walk.
 Only NumPy arrays (~170 MB) and a few lists come back, through a memory-mapped temporary file; the pipe
 carries their offsets, and the children exit without freeing their objects. Children are forked, not
 spawned: they start in milliseconds with NumPy already imported. Where fork is not available (or the

@@ -2,9 +2,11 @@
 
 Why: a test-set submission holds ~8 M box numbers and ~2 M state strings. Building a Python object for
 each (and faulting in the pages they fill) and then walking them was most of the evaluation's time.
-:mod:`part_file_decoder` lets msgspec check and decode the nesting and hand over every box and state as
+:mod:`part_file_decoder` lets msgspec check and decode the nesting and hand over values as
 ``msgspec.Raw``, the value's JSON text, which msgspec has checked is valid JSON. Here those texts are
-joined a chunk at a time (so the arrays stay in cache) and read from their bytes.
+joined a chunk at a time (so the arrays stay in cache) and read from their bytes: the human boxes, and
+the parts' boxes and states where :mod:`part_objects` leaves a chunk to msgspec. :mod:`part_objects`
+also reads its numbers (:func:`numbers_in`) and codes its strings (:class:`Codebook`) here.
 
 Contract: the functions take valid JSON texts, check their *shape* (a list of 4 numbers, a list of such
 lists, a string, a list of strings) and raise ``ValueError`` for any other shape. Values are those of
@@ -50,21 +52,8 @@ def box_rows(texts: list, nested: bool) -> tuple[np.ndarray, np.ndarray | None]:
     return rows, counts
 
 
-def string_codes(texts: list, nested: bool) -> tuple[np.ndarray, list[str], np.ndarray | None]:
-    """Codes of the strings of JSON ``texts`` and their vocabulary (first-seen order).
-
-    ``nested=False``: every text is one string; ``nested=True``: every text is a list of strings, and the
-    third result gives the number of strings of each text (else ``None``).
-    """
-    book = Codebook()
-    chunks = [string_chunk(texts[i:i + CHUNK], nested, book) for i in range(0, len(texts), CHUNK)]
-    codes = np.concatenate([np.zeros(0, dtype=np.int64)] + [c for c, _ in chunks])
-    counts = np.concatenate([np.zeros(0, dtype=np.int64)] + [n for _, n in chunks]) if nested else None
-    return codes, list(book.vocab), counts
-
-
 def box_chunk(part: list, nested: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`box_rows` of one chunk of texts."""
+    """:func:`box_rows` of one chunk of texts (at most ~``CHUNK``: its arrays stay in cache)."""
     text = b"".join(part)
     skeleton = text.translate(None, _NUMBER_CHARS)          # what is left of lists of numbers: "[],"
     counts = None
@@ -86,7 +75,11 @@ def box_chunk(part: list, nested: bool) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def string_chunk(part: list, nested: bool, book: Codebook) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`string_codes` of one chunk of texts, coded by ``book``."""
+    """Codes of the strings of JSON texts ``part`` by ``book`` (its vocabulary grows in first-seen order).
+
+    ``nested=False``: every text is one string; ``nested=True``: every text is a list of strings, and the
+    second result gives the number of strings of each text (else ``None``).
+    """
     text = b"".join(part)
     try:
         if b"\\" in text or not text.isascii():

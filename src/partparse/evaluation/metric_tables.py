@@ -105,21 +105,3 @@ class SubmissionTables(SubmissionHumans, SubmissionProposals):
 def count_array(values: list[int]) -> np.ndarray:
     """Counts (lengths of a level of the nesting) as an int64 array."""
     return np.fromiter(values, dtype=np.int64, count=len(values))
-
-
-def value_codes(values: list) -> tuple[np.ndarray, list[str]]:
-    """Integer codes of string ``values`` and their vocabulary (first-seen order).
-
-    Strings only: two strings get the same code exactly when ``==`` (what the official script compares
-    states with) says they are equal. Other JSON values do not code that simply (``1 == 1.0 == True``,
-    NaN never equals itself, lists are unhashable) and go to the general walk.
-    """
-    try:
-        vocab = list(dict.fromkeys(values))
-    except TypeError:
-        raise NotCanonical("a part state is not a string") from None
-    if any(type(v) is not str for v in vocab):
-        raise NotCanonical("a part state is not a string")
-    index = {v: i for i, v in enumerate(vocab)}
-    return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values)), vocab
-

@@ -2,15 +2,17 @@
 
 Why not ``json.loads`` and a walk over the dicts: at the size of the Kinetics-TPS test set that is ~20 M
 Python objects to build (and to fault in the pages they fill) and walk again. Here msgspec decodes
-the nesting into typed structs, which checks the canonical shape on the way (frames are objects with a
-``humans`` list, humans objects with ``box`` and ``parts`` ...), and leaves every box and state as its
-JSON text (``msgspec.Raw``); :mod:`json_leaves` reads those with array operations. Reading a test-set
-submission into tables took 2.8 s of CPU the dict way, 1.5 s this way (docs/benchmarks.md).
+the nesting down to the humans into typed structs, which checks the canonical shape on the way (frames
+are objects with a ``humans`` list, humans objects with ``box`` and ``parts``), and leaves each human box
+and each human's ``parts`` object as its JSON text (``msgspec.Raw``): :mod:`json_leaves` reads the boxes,
+:mod:`part_objects` the parts objects, with array operations. Reading a test-set submission into tables
+took 2.8 s of CPU the dict way, 1.1 s this way (docs/benchmarks.md).
 
 The tables are those a walk over ``json.loads``'s dicts builds (tested against such a walk, the oracle
 ``tests/oracle/tps_dict_tables.py``, on generated and odd files): like ``json``, msgspec keeps the last
 value of a repeated key (a dict keeps the first one's position) and ignores keys the metric does not read
-(``number``, ``name``). Anything msgspec or the leaf readers refuse (NaN or Infinity literals, lone
+(``number``, ``name``); :mod:`part_objects` leaves every parts object not in the official form to msgspec.
+Anything msgspec or the leaf readers refuse (NaN or Infinity literals, lone
 surrogates, booleans or 1e400 for numbers, integers beyond 2**53 in a human box, a string where a box
 belongs, invalid UTF-8 anywhere ...) raises :class:`NotCanonical`, and the files are scored by the general
 walk (:mod:`general_walk`), which handles them as the official script does.

@@ -35,6 +35,7 @@ from partparse.evaluation.json_leaves import (
 from partparse.evaluation.metric_tables import NotCanonical
 
 CHUNK_BYTES = 1 << 18   # texts read at once: their arrays stay in cache
+GIVE_UP = 3             # chunks off the form in a row, after which msgspec reads the rest (a file's layout)
 
 
 class Part(msgspec.Struct, gc=False):   # gc=False: acyclic, so the collector need not track them
@@ -102,14 +103,18 @@ class PartObjects:
 
     def names(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``(parts per human, part-name codes, names)``: codes into the names, first-seen order."""
-        counts, codes = [], []
+        counts, codes, refused = [], [], 0
         for start, stop in self.chunks:
             texts = self.texts[start:stop]
             try:
+                if refused >= GIVE_UP:
+                    raise Unusual
                 scan = _Scan(texts, self.sizes[start:stop], self.nested, self.names_book)
                 counts.append(scan.human_parts)
                 codes.append(scan.name_codes)
+                refused = 0
             except Unusual:
+                refused += 1
                 scan = None
                 parts = _decode(texts)
                 counts.append(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))

@@ -120,7 +120,8 @@ def recipe_path(recipe: str | Path) -> Path:
 def load_parse_recipe(recipe: str | Path, overrides: Iterable[str] = ()) -> ParseRecipe:
     """Read a parse recipe (a path or a built-in name) with ``a.b=value`` overrides; every error is an
     :class:`InputError` naming the file."""
-    from partparse.config import load_recipe, short_repr
+    from partparse.config import load_recipe
+    from partparse.io import short_repr
 
     path = recipe_path(recipe)
     cfg = load_recipe(path, ParseRecipe, overrides)  # checks the task too: 'parse'
