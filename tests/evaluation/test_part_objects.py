@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from partparse.evaluation import part_objects
-from partparse.evaluation.flat_evaluation import CodedValues
 from partparse.evaluation.metric_tables import NotCanonical, SubmissionProposals
 from partparse.evaluation.part_file_decoder import decode_ground_truth, decode_submission, decode_submission_stages
 from partparse.evaluation.part_objects import PartObjects
 from partparse.evaluation.table_join import ProposalJoin, join_humans, join_tables
+from tests.evaluation.same_tables import assert_same
 from tests.oracle.random_tps import noisy_submission, random_ground_truth
 from tests.oracle.tps_dict_tables import ground_truth_tables, submission_tables
 
@@ -31,20 +31,6 @@ def _case(seed: int, n_videos: int = 6):
     gv, gp = random_ground_truth(rng, n_videos=n_videos, n_frames=3, max_humans=4)
     pv, pp = noisy_submission(rng, gv, gp, false_positives=2, max_proposals=int(rng.integers(1, 6)))
     return gv, gp, pv, pp
-
-
-def _assert_same(a, b):
-    assert type(a) is type(b)
-    for field in dataclasses.fields(a):
-        x, y = getattr(a, field.name), getattr(b, field.name)
-        if isinstance(x, np.ndarray):                              # bit for bit (-0.0, float32 rounding)
-            assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), field.name
-        elif isinstance(x, CodedValues):
-            assert list(x) == list(y), field.name
-        elif dataclasses.is_dataclass(x):
-            _assert_same(x, y)
-        else:
-            assert x == y, field.name
 
 
 def _both(gv, gp, pv, pp, layout="default"):
@@ -76,7 +62,7 @@ def test_canonical_files_are_read_by_arrays_and_equal_the_dict_walk(layout, chun
     gv, gp, pv, pp = _case(11)
     with mock.patch.object(part_objects, "CHUNK_BYTES", chunk):
         for decoded, oracle in _both(gv, gp, pv, pp, layout):
-            _assert_same(decoded, oracle)
+            assert_same(decoded, oracle)
         for part, nested in ((gp, False), (pp, True)):
             texts = [json.dumps(h["parts"], **LAYOUTS[layout]).encode()
                      for frames in part.values() for f in frames.values() for h in f["humans"]]
@@ -124,7 +110,7 @@ def test_parts_off_the_form_give_the_dict_walks_tables(odd, chunk):
     gp, pp = _odd(gp, ODD[odd]), _odd(pp, ODD[odd])
     with mock.patch.object(part_objects, "CHUNK_BYTES", chunk):
         for decoded, oracle in _both(gv, gp, pv, pp):
-            _assert_same(decoded, oracle)
+            assert_same(decoded, oracle)
 
 
 @pytest.mark.parametrize("text", [
@@ -142,7 +128,7 @@ def test_unusual_parts_go_to_msgspec_and_read_as_json_does(text):
     frames = {"v": {"img_00001.json": {"humans": [{"box": [0, 0, 9, 9], "parts": json.loads(t)} for t in texts]}}}
     whole = b'{"v": {"img_00001.json": {"humans": [%s]}}}' % b", ".join(
         b'{"box": [0, 0, 9, 9], "parts": %s}' % t for t in texts)
-    _assert_same(decode_submission({"v": "a"}, whole), submission_tables({"v": "a"}, json.loads(whole)))
+    assert_same(decode_submission({"v": "a"}, whole), submission_tables({"v": "a"}, json.loads(whole)))
     assert json.loads(whole) == frames
 
 
@@ -173,8 +159,8 @@ def test_proposals_in_pieces_join_as_the_whole(seed, chunk, pieces, layout):
     in_pieces = ProposalJoin(joined, gt)
     for piece in parts:
         in_pieces.add(piece)
-    _assert_same(in_pieces.finish(), join_tables(gt, whole))
-    _assert_same(SubmissionProposals.concatenate(parts), SubmissionProposals(
+    assert_same(in_pieces.finish(), join_tables(gt, whole))
+    assert_same(SubmissionProposals.concatenate(parts), SubmissionProposals(
         **{f.name: getattr(whole, f.name) for f in dataclasses.fields(SubmissionProposals)}))
 
 

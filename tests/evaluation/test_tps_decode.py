@@ -3,7 +3,6 @@ over to the general walk."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
@@ -17,6 +16,7 @@ from partparse.evaluation.metric_tables import NotCanonical
 from partparse.evaluation.part_file_decoder import decode_ground_truth, decode_submission
 from partparse.evaluation.tps_metric import TPSEvaluator
 from partparse.io import InputError, read_json, write_json
+from tests.evaluation.same_tables import assert_same
 from tests.oracle.random_tps import noisy_submission, random_ground_truth
 from tests.oracle.tps_dict_tables import ground_truth_tables, submission_tables
 
@@ -29,16 +29,6 @@ def _case(seed: int, integer: bool = True):
     gv, gp = random_ground_truth(rng, n_videos=5, n_frames=int(rng.integers(1, 4)), max_humans=int(rng.integers(1, 5)))
     pv, pp = noisy_submission(rng, gv, gp, integer=integer, false_positives=2, max_proposals=int(rng.integers(1, 6)))
     return gv, gp, pv, pp
-
-
-def _assert_same(a, b):
-    assert type(a) is type(b)
-    for field in dataclasses.fields(a):
-        x, y = getattr(a, field.name), getattr(b, field.name)
-        if isinstance(x, np.ndarray):                              # bit for bit (-0.0, float32 rounding)
-            assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), field.name
-        else:
-            assert x == y, field.name
 
 
 def _reshape(part: dict, verb_first: bool, extras: bool) -> dict:
@@ -67,7 +57,7 @@ def test_decoded_tables_equal_the_dict_tables(seed, integer, layout, verb_first,
     for vid, part, decode, tables in ((gv, gp, decode_ground_truth, ground_truth_tables),
                                       (pv, pp, decode_submission, submission_tables)):
         text = json.dumps(_reshape(part, verb_first, extras), **LAYOUTS[layout]).encode()
-        _assert_same(decode(vid, text), tables(vid, json.loads(text)))
+        assert_same(decode(vid, text), tables(vid, json.loads(text)))
 
 
 def test_repeated_keys_keep_the_last_value_at_the_first_place_as_json_does():
@@ -80,12 +70,12 @@ def test_repeated_keys_keep_the_last_value_at_the_first_place_as_json_does():
     text = ('{"v1": {"img_00001.json": %s, "img_00006.json": %s, "img_00001.json": %s}, "v2": {}, "v1": {}}'  # noqa: UP031
             % (frame, frame, frame)).encode()
     pv = {"v1": "jump", "v2": "jump"}
-    _assert_same(decode_submission(pv, text), submission_tables(pv, json.loads(text)))
+    assert_same(decode_submission(pv, text), submission_tables(pv, json.loads(text)))
     gt_text = text.replace(b'[[1, 1, 9, 9], [2, 2, 8, 8]]', b"[1, 1, 9, 9]").replace(b'["a", "b"]', b'"a"')
     gt_text = gt_text.replace(b"[[3, 3, 7, 7]]", b"[3, 3, 7, 7]").replace(b'["c"]', b'"c"')
     gt_text = gt_text.replace(b"[[4, 4, 6, 6]]", b"[4, 4, 6, 6]").replace(b'["d"]', b'"d"')
     gt_text = gt_text.replace(b'{"box": [], "verb": []}', b'{"box": [0, 0, 1, 1], "verb": "e"}')
-    _assert_same(decode_ground_truth(pv, gt_text), ground_truth_tables(pv, json.loads(gt_text)))
+    assert_same(decode_ground_truth(pv, gt_text), ground_truth_tables(pv, json.loads(gt_text)))
 
 
 ODD_SUBMISSIONS = {     # what msgspec or the leaf readers refuse; the general walk scores it or reports it
