@@ -132,8 +132,6 @@ class ProposalJoin:
 
     def __init__(self, joined: HumanJoin, gt_parts: GroundTruthParts):
         self.joined, self.gt_parts = joined, gt_parts
-        self.by_row = np.argsort(joined.row, kind="stable")         # the scored parts by predicted part
-        self.sorted_rows = joined.row[self.by_row]
         self.parts_done = 0                                          # predicted parts received so far
         self.pred_states: list[str] = []
         self.pieces: list[_Piece] = []
@@ -142,8 +140,7 @@ class ProposalJoin:
         """The next piece: the proposals of the next ``len(pred.part_boxes)`` predicted parts."""
         gt_parts, start, stop = self.gt_parts, self.parts_done, self.parts_done + len(pred.part_boxes)
         self.parts_done, self.pred_states = stop, pred.states
-        lo, hi = np.searchsorted(self.sorted_rows, [start, stop])
-        scored = np.sort(self.by_row[lo:hi])
+        scored = np.flatnonzero((self.joined.row >= start) & (self.joined.row < stop))
         row = self.joined.row[scored] - start
         state_start, box_start = segment_starts(pred.part_states)[row], segment_starts(pred.part_boxes)[row]
         n_states, n_boxes = pred.part_states[row], pred.part_boxes[row]
