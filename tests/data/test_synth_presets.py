@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -30,3 +32,15 @@ def test_the_cli_refuses_content_options_beside_a_preset(tmp_path):
     assert res.exit_code == 2
     assert "--preset bench fixes the content: drop --seed, --frames" in res.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_max_people_sets_the_most_persons_of_a_scene_and_is_a_content_option(tmp_path):
+    res = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "b"), "--preset", "bench", "--max-people", "6"])
+    assert res.exit_code == 2 and "drop --max-people" in res.stderr
+    res = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "c"), "--max-people", "11"])
+    assert res.exit_code == 2 and "max_people must be 1..10, got 11" in res.stderr
+    res = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "d"), "--videos", "3", "--frames", "6",
+                                   "--size", "96x64", "--max-people", "6", "--seed", "5"])
+    assert res.exit_code == 0, res.stderr
+    config = json.loads((tmp_path / "d" / "synth_config.json").read_text())
+    assert config["max_people"] == 6

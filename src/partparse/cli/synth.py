@@ -1,7 +1,7 @@
 """``partparse synth``: generate a SynTPS synthetic dataset, or preview one of its videos.
 
     partparse synth --out DIR --videos N --seed S [--actions K --fps 15 --size 320x240 --frames 64
-                    --val-fraction 0.2 --workers 2]
+                    --val-fraction 0.2 --max-people 3 --workers 2]
     partparse synth --out DIR --preset bench [--workers 2]      # the SynTPS benchmark (data/synthetic/presets.py)
     partparse synth --preview DIR/VIDEO_ID_OR_PATH [--out sheet.png]
 """
@@ -29,7 +29,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-_CONTENT_OPTIONS = ("videos", "seed", "actions", "fps", "size", "frames", "val_fraction")
+_CONTENT_OPTIONS = ("videos", "seed", "actions", "fps", "size", "frames", "val_fraction", "max_people")
 
 
 def synth(
@@ -43,6 +43,8 @@ def synth(
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")] = "320x240",
     frames: Annotated[int, typer.Option(help="Frames per video (every 5th is annotated).")] = 64,
     val_fraction: Annotated[float, typer.Option(help="Share of videos in the val split.")] = 0.2,
+    max_people: Annotated[int, typer.Option(help="Most persons in a scene (1-10; Kinetics-TPS keyframes hold up "
+                                                 "to 10).")] = 3,
     workers: Annotated[int, typer.Option(help="Processes rendering videos in parallel.")] = 1,
     force: Annotated[bool, typer.Option(help="Write into an existing non-empty folder, first removing what a "
                                              "previous synth wrote there.")] = False,
@@ -77,7 +79,7 @@ def synth(
         else:
             width, height = parse_size(size)
             cfg = SynthConfig(videos=videos, seed=seed, actions=actions, fps=fps, width=width, height=height,
-                              frames=frames, val_fraction=val_fraction)
+                              frames=frames, val_fraction=val_fraction, max_people=max_people)
         # --force: the previous dataset's videos must not stay beside the new ones
         prepare_output_folder(out, force, SynthLayout(out).written())
         with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
