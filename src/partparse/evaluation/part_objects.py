@@ -6,7 +6,7 @@ each human's ``parts`` as one JSON text, and the texts of a few hundred humans a
 
 A chunk of texts is read here when every part in it has the form the official files have:
 ``{"<name>": {"box": B, "verb": V}, ...}`` with the keys ``box`` then ``verb`` and nothing else, the
-names of a human all different, ASCII strings without escapes and without number characters, and any
+names of a human all different, ASCII strings without escapes, number characters or spaces, and any
 JSON whitespace between the tokens (B: 4 numbers for the ground truth, a list of such lists for a
 submission; V: a string, or a list of strings). Every byte of the chunk is checked: the strings are found
 by their quotes, and the bytes between two strings, less numbers and whitespace (the *skeleton*), must be
@@ -46,8 +46,8 @@ class Part(msgspec.Struct, gc=False):   # gc=False: acyclic, so the collector ne
 _PARTS = msgspec.json.Decoder(list[dict[str, Part]])
 
 # The skeleton of a chunk: its bytes less the number characters and JSON whitespace. Strings keep their
-# quotes (and lose no quote: a string holding a number character is refused by the number count in
-# _Scan.leaves; a space in one changes only its length in the skeleton, where strings are not read).
+# quotes; a string that holds one of these characters is shorter there than in the text, and such a chunk
+# is left to msgspec (_Scan.odd_strings), so the keys "box" and "verb" can be checked in the skeleton.
 _SKELETON_DROP = b"0123456789-. \t\n\r"
 _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)   # keep the first n bytes
 _END = b'{""'   # appended to a chunk: its last part ends like any other, before a next human's first name
