@@ -192,3 +192,18 @@ def test_pose_model_continues_from_a_pose_run_or_the_zoo(tmp_path):
     assert any(not torch.equal(v, zoo[k].to(v.dtype)) for k, v in fresh.items() if v.is_floating_point())
     with pytest.raises(InputError, match="checkpoint not found"):
         build_pose_model(load_recipe(recipe, PoseRecipe, [f"model.load_from={tmp_path / 'no.pth'}"]))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["input.input_size=[192, 144]", "model.heatmap_size=[48, 36]"],
+     "input.input_size must be multiples of 32 for HRNet, got \\[192, 144\\]"),
+    (["input.input_size=[160, 128]"],
+     "model.heatmap_size must be input.input_size / 4 = \\[40, 32\\], got \\[32, 24\\]"),
+])
+def test_pose_recipes_whose_sizes_hrnet_cannot_take_are_refused_naming_the_file(overrides, message):
+    from partparse.config import load_recipe
+    from partparse.engine.pose_recipe import PoseRecipe
+
+    recipe = CONFIGS / "hrnet" / "hrnet_w18_small_pose_syntps_bench.yaml"
+    with pytest.raises(InputError, match=f"^{recipe}: {message}$"):
+        load_recipe(recipe, PoseRecipe, overrides)

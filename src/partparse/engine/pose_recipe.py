@@ -67,3 +67,14 @@ class PoseRecipe:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        # HRNet fuses branches at strides 4, 8, 16 and 32 by upsampling: a side that is not a multiple of 32
+        # gives branches that do not line up (a shape error deep in the first training step otherwise), and
+        # its heatmaps are the input at stride 4 (mmpose's 256x192 -> 64x48)
+        h, w = self.input.input_size
+        if h % 32 or w % 32:
+            raise ValueError(f"input.input_size must be multiples of 32 for HRNet, got [{h}, {w}]")
+        if list(self.model.heatmap_size) != [h // 4, w // 4]:
+            raise ValueError(f"model.heatmap_size must be input.input_size / 4 = [{h // 4}, {w // 4}], got "
+                             f"{list(self.model.heatmap_size)}")
