@@ -236,7 +236,8 @@ class Codebook:
             first_seen = np.sort(new[where])
             code = [self.vocab.setdefault(text[first[j]:first[j] + length[j]].decode("ascii"), len(self.vocab))
                     for j in first_seen.tolist()]                # new strings in first-seen order
-            self._add(h[first_seen], np.array(code, dtype=np.int64), np.stack(w, 1)[first_seen], length[first_seen])
+            self._add(h[first_seen], np.array(code, dtype=np.int64), np.stack([x[first_seen] for x in w], 1),
+                      length[first_seen])
             pos = self._find(h)
         code = self.hash_code[pos]
         if not ((self.code_length[code] == length).all()

@@ -69,7 +69,7 @@ def decode_ground_truth_stages(gt_vid, data) -> Iterator[GroundTruthHumans | Gro
     except KeyError as err:
         raise NotCanonical(f"ground truth: no video {err}") from None
     human_box = _human_boxes(walk.human_boxes)
-    parts = PartObjects(walk.human_parts, nested=False)
+    parts = PartObjects(walk.parts_objects, nested=False)
     human_parts, name_codes, names = parts.names()
     yield GroundTruthHumans(
         gt_vid=gt_vid, video_frames=count_array(walk.video_frames), frame_key=walk.keys,
@@ -102,7 +102,7 @@ def decode_submission_stages(pred_vid, data, pieces: int = PROPOSAL_PIECES) -> I
     videos = _decode(data)
     walk = _Walk(videos.values())
     human_box = _human_boxes(walk.human_boxes)
-    parts = PartObjects(walk.human_parts, nested=True, starts=walk.video_starts())
+    parts = PartObjects(walk.parts_objects, nested=True, starts=walk.video_starts())
     human_parts, name_codes, names = parts.names()
     yield SubmissionHumans(
         pred_vid=pred_vid, video_ids=list(videos), video_frames=count_array(walk.video_frames), frame_key=walk.keys,
@@ -134,7 +134,7 @@ class _Walk:
     human boxes and of the humans' parts objects."""
 
     def __init__(self, videos):
-        self.video_frames, self.keys, self.frame_humans, self.human_boxes, self.human_parts = [], [], [], [], []
+        self.video_frames, self.keys, self.frame_humans, self.human_boxes, self.parts_objects = [], [], [], [], []
         for frames in videos:
             self.video_frames.append(len(frames))
             self.keys += frames
@@ -142,7 +142,7 @@ class _Walk:
                 humans = frame.humans
                 self.frame_humans.append(len(humans))
                 self.human_boxes += [h.box for h in humans]
-                self.human_parts += [h.parts for h in humans]
+                self.parts_objects += [h.parts for h in humans]
 
     def video_starts(self) -> np.ndarray:
         """The first human of each video (an index into the flat lists)."""

@@ -99,7 +99,7 @@ class PartObjects:
         self.chunks = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if a < b]
         self.names_book = Codebook()
         self.states_book = Codebook()
-        self._scans: list[_Scan | None] = []
+        self._scans: list[_Scan | list[dict[str, Part]]] = []    # per chunk: its scan, or msgspec's parts
 
     def names(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``(parts per human, part-name codes, names)``: codes into the names, first-seen order."""
@@ -115,11 +115,10 @@ class PartObjects:
                 refused = 0
             except Unusual:
                 refused += 1
-                scan = None
-                parts = _decode(texts)
-                counts.append(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
+                scan = _decode(texts)                   # (kept for leaves(): msgspec reads a chunk once)
+                counts.append(np.fromiter(map(len, scan), dtype=np.int64, count=len(scan)))
                 vocab = self.names_book.vocab
-                codes.append(np.array([vocab.setdefault(n, len(vocab)) for p in parts for n in p], dtype=np.int64))
+                codes.append(np.array([vocab.setdefault(n, len(vocab)) for p in scan for n in p], dtype=np.int64))
             self._scans.append(scan)
         return _concatenated(counts), _concatenated(codes), list(self.names_book.vocab)
 
@@ -151,16 +150,16 @@ class PartObjects:
     def _chunk_leaves(self, k: int) -> tuple[np.ndarray, np.ndarray, tuple]:
         (start, stop), scan = self.chunks[k], self._scans[k]
         texts = self.texts[start:stop]
-        try:
-            if scan is None:
-                raise Unusual
-            rows, codes = scan.leaves(texts, self.sizes[start:stop], self.states_book)
-            return rows, codes, (scan.box_counts, scan.state_counts)
-        except Unusual:
-            parts = [p for human in _decode(texts) for p in human.values()]
-            rows, per_part_boxes = box_chunk([p.box for p in parts], self.nested)
-            codes, per_part_states = string_chunk([p.verb for p in parts], self.nested, self.states_book)
-            return rows, codes, (per_part_boxes, per_part_states)
+        if not isinstance(scan, list):              # (a scan, not msgspec's parts)
+            try:
+                rows, codes = scan.leaves(texts, self.sizes[start:stop], self.states_book)
+                return rows, codes, (scan.box_counts, scan.state_counts)
+            except Unusual:
+                scan = _decode(texts)
+        parts = [p for human in scan for p in human.values()]
+        rows, per_part_boxes = box_chunk([p.box for p in parts], self.nested)
+        codes, per_part_states = string_chunk([p.verb for p in parts], self.nested, self.states_book)
+        return rows, codes, (per_part_boxes, per_part_states)
 
 
 def _concatenated(arrays: list[np.ndarray]) -> np.ndarray:
@@ -228,8 +227,11 @@ class _Scan:
         self.human_parts[kept] = parts_per_text
         states = np.flatnonzero(role == STATE)
         self.state_first, self.state_length = first[states], length[states]
-        self.state_counts = np.bincount(np.cumsum(name)[states] - 1, minlength=len(names))
-        self.box_counts = _box_list_lengths(words, *box_lists) if nested else np.ones(len(names), dtype=np.int64)
+        if nested:
+            self.state_counts = np.bincount(np.cumsum(name)[states] - 1, minlength=len(names))
+            self.box_counts = _box_list_lengths(words, *box_lists)
+        else:                                               # (one box and one state a part)
+            self.box_counts = np.ones(len(names), dtype=np.int64)
 
     def leaves(self, texts: list, sizes: np.ndarray, states_book: Codebook) -> tuple[np.ndarray, np.ndarray]:
         """The chunk's boxes (N, 4) and state codes; :class:`Unusual` when a string holds a character the

@@ -147,7 +147,7 @@ class ProposalJoin:
         top = np.full(len(row), -1, dtype=np.int64)
         top[n_states > 0] = pred.state[state_start[n_states > 0]]
         m = np.minimum(n_states, n_boxes)
-        first = np.cumsum(m) - m                                     # each part's first proposal
+        first = segment_starts(m)                                    # each part's first proposal
         prop = np.arange(int(m.sum()))
         prop_state = pred.state[prop + np.repeat(state_start - first, m)]
         prop_box = prop + np.repeat(box_start - first, m)            # row of pred.box
@@ -177,9 +177,9 @@ class ProposalJoin:
                          for field, dtype in (("iou", np.float64), ("state_ok", bool)))
         scored = np.concatenate([np.zeros(0, dtype=np.int64), *(p.scored for p in pieces)])
         if (scored[1:] < scored[:-1]).any():    # a piece holds a part scored before one of the piece before
-            first = np.cumsum(m) - m
+            first = segment_starts(m)
             at = np.concatenate([np.zeros(0, dtype=np.int64), *(
-                np.repeat(first[p.scored] - (np.cumsum(p.m) - p.m), p.m) + np.arange(int(p.m.sum())) for p in pieces)])
+                np.repeat(first[p.scored] - segment_starts(p.m), p.m) + np.arange(int(p.m.sum())) for p in pieces)])
             iou[at], state_ok[at] = iou.copy(), state_ok.copy()
         return FlatEvaluation(
             **joined.head, part_nstates=n_states, part_nboxes=n_boxes, prop_part=np.repeat(hit, m), prop_iou=iou,
